@@ -1,0 +1,192 @@
+"""``flowrec check``: re-execute a notebook and judge every stage.
+
+Steps: validate the inputs (notebook, parameters, kernel, output path),
+take the reference from the records saved in the notebook (or, when it has
+none, from a first papermill run), run it again with papermill, and compare
+the two cell by cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare_runs
+from .errors import BadInputError, NotebookError
+from .execute import CHECK_METADATA_KEY, Execution, execute
+from .notebook import PARAMETERS_TAG, cell_entries, has_records, kernel_name_of, read_notebook
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KERNEL = "python3"
+
+
+@dataclass
+class CheckOptions:
+    """What the user asked ``flowrec check`` to do."""
+
+    notebook: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    output: Path | None = None
+    kernel: str | None = None
+    timeout: float | None = None
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+
+
+@dataclass
+class CheckResult:
+    """The comparison and where its runs came from."""
+
+    notebook: Path
+    reference_source: str
+    comparison: Comparison
+    output_path: Path | None
+    kernel: str
+    parameters: dict[str, Any]
+    execution_error: str | None
+    duration: float
+    record_errors: list[str]
+
+    @property
+    def reproduced(self) -> bool:
+        return self.comparison.reproduced and self.execution_error is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "notebook": str(self.notebook),
+            "reference": self.reference_source,
+            "output": str(self.output_path) if self.output_path else None,
+            "kernel": self.kernel,
+            "parameters": self.parameters,
+            "execution_error": self.execution_error,
+            "duration": round(self.duration, 3),
+            "record_errors": self.record_errors,
+            **self.comparison.to_json(),
+            "reproduced": self.reproduced,
+        }
+
+
+def run_check(options: CheckOptions) -> CheckResult:
+    """Check one notebook; raise BadInputError for inputs that cannot be used."""
+    notebook_path = options.notebook
+    notebook = read_notebook(notebook_path)
+    entries = cell_entries(notebook)
+    _check_parameters(notebook_path, entries, options.parameters)
+    kernel = options.kernel or kernel_name_of(notebook) or DEFAULT_KERNEL
+    _check_kernel(kernel)
+    output_path = _check_output(notebook_path, options.output)
+    record_errors = [error for entry in entries for error in entry.record_errors]
+
+    with tempfile.TemporaryDirectory(prefix="flowrec-check-") as scratch:
+        scratch_dir = Path(scratch)
+        run_path = output_path or scratch_dir / notebook_path.name
+        if has_records(entries):
+            reference_entries = entries
+            reference_source = "records saved in the notebook"
+            duration = 0.0
+        else:
+            log.info("%s has no flowrec records: running it twice", notebook_path)
+            first = execute(notebook_path.resolve(), scratch_dir / f"reference-{notebook_path.name}",
+                            options.parameters, kernel, options.timeout)
+            if first.notebook is None:
+                raise NotebookError(
+                    f"papermill could not run {str(notebook_path)!r}: {first.error}"
+                )
+            reference_entries = cell_entries(first.notebook)
+            reference_source = "a first run (the notebook had no saved records)"
+            duration = first.duration
+
+        rerun: Execution = execute(notebook_path.resolve(), run_path, options.parameters, kernel,
+                                   options.timeout)
+        if rerun.notebook is None:
+            raise NotebookError(f"papermill could not run {str(notebook_path)!r}: {rerun.error}")
+        rerun_entries = cell_entries(rerun.notebook)
+        comparison = compare_runs(reference_entries, rerun_entries, options.rtol, options.atol,
+                                  rerun.stopped_at)
+    return CheckResult(
+        notebook=notebook_path,
+        reference_source=reference_source,
+        comparison=comparison,
+        output_path=output_path,
+        kernel=kernel,
+        parameters=options.parameters,
+        execution_error=rerun.error,
+        duration=duration + rerun.duration,
+        record_errors=record_errors,
+    )
+
+
+def _check_parameters(path: Path, entries: list, parameters: dict[str, Any]) -> None:
+    if not parameters:
+        return
+    for name in parameters:
+        if not name.isidentifier():
+            raise BadInputError(f"invalid parameter name {name!r}: it must be a Python identifier")
+    cells = [entry for entry in entries if PARAMETERS_TAG in entry.tags]
+    if not cells:
+        raise BadInputError(
+            f"{str(path)!r} has no cell tagged {PARAMETERS_TAG!r}, so parameter "
+            f"{next(iter(parameters))!r} would be set nowhere; tag the cell that assigns "
+            "the defaults with 'parameters'"
+        )
+    declared: set[str] = set()
+    try:
+        tree = ast.parse(cells[0].source)
+    except SyntaxError:
+        return  # papermill itself reports a parameters cell it cannot use
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            declared.add(node.id)
+    unknown = sorted(set(parameters) - declared)
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        raise BadInputError(
+            f"invalid parameter {unknown[0]!r}: the parameters cell of {str(path)!r} "
+            f"does not assign it (it assigns: {known})"
+        )
+
+
+def _check_kernel(kernel: str) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        manager.get_kernel_spec(kernel)
+    except NoSuchKernel:
+        available = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise BadInputError(
+            f"unknown kernel {kernel!r}; installed kernels: {available} "
+            "(choose one with --kernel)"
+        ) from None
+
+
+def _check_output(notebook_path: Path, output: Path | None) -> Path | None:
+    """Refuse an output path that would overwrite the input or a file flowrec did not write."""
+    if output is None:
+        return None
+    if output.resolve() == notebook_path.resolve():
+        raise BadInputError(
+            f"--output {str(output)!r} is the input notebook; flowrec never overwrites it, "
+            "choose another path"
+        )
+    if output.is_dir():
+        raise BadInputError(f"--output {str(output)!r} is a folder; give a .ipynb file path")
+    if not output.parent.is_dir():
+        raise BadInputError(f"--output folder {str(output.parent)!r} does not exist; create it first")
+    if output.exists():
+        try:
+            existing = read_notebook(output)
+        except NotebookError:
+            existing = None
+        marker = existing.metadata.get(CHECK_METADATA_KEY, {}) if existing is not None else {}
+        if not (isinstance(marker, dict) and marker.get("check_output")):
+            raise BadInputError(
+                f"--output {str(output)!r} already exists and was not written by flowrec check; "
+                "choose another path or remove it"
+            )
+    return output

@@ -1,0 +1,186 @@
+"""The ``flowrec`` command line.
+
+Exit status: 0 when every stage reproduced, 1 when one did not, 2 for bad
+input (missing file, not a notebook, unknown kernel, invalid parameter or
+option). Expected mistakes print one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+
+from . import __version__
+from .errors import BadInputError, FlowrecError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_NOT_REPRODUCED = 1
+EXIT_BAD_INPUT = 2
+
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit with status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"flowrec: error: {message} (see {self.prog} --help)\n")
+
+
+def parameter_value(text: str) -> Any:
+    """Convert a ``-p NAME VALUE`` value: integers, decimals, True/False/None, else the string."""
+    if _INTEGER.match(text):
+        return int(text)
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        if math.isfinite(number):
+            return number
+    constants = {"True": True, "true": True, "False": False, "false": False,
+                 "None": None, "null": None}
+    return constants.get(text, text)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"invalid timeout {text!r}: give a positive number of seconds")
+    return value
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid tolerance {text!r}: give a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"invalid tolerance {text!r}: give a number of 0 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="flowrec", description="Record notebook flows and check that they reproduce.")
+    parser.add_argument("--version", action="version", version=f"flowrec {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more: -v for progress, -vv for debugging")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = commands.add_parser(
+        "check", help="re-execute a notebook with papermill and judge every stage",
+        description="Re-execute NOTEBOOK with papermill (the input is never written) and compare "
+        "every recorded stage with the records saved in it; a notebook without records is run "
+        "twice and the runs are compared.",
+    )
+    check.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="the .ipynb file to check")
+    check.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                       metavar=("NAME", "VALUE"),
+                       help="set a papermill parameter (repeatable); VALUE is read as an integer, "
+                       "decimal, True, False or None when it is one, else as text")
+    check.add_argument("-o", "--output", type=Path,
+                       help="where to save the executed notebook (default: a temporary file)")
+    check.add_argument("-k", "--kernel", help="kernel name (default: the notebook's own, else python3)")
+    check.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
+                       help="maximum run time of one cell, in seconds (default: no limit)")
+    check.add_argument("--rtol", type=_tolerance, default=None,
+                       help="relative tolerance for floats to count as close (default: 1e-05)")
+    check.add_argument("--atol", type=_tolerance, default=None,
+                       help="absolute tolerance for floats to count as close (default: 1e-08)")
+    check.add_argument("--json", type=Path, metavar="PATH", help="also write the result as JSON to PATH")
+
+    show = commands.add_parser(
+        "show", help="print the flow recorded in a notebook, without running it",
+        description="Print the stages recorded in NOTEBOOK in order, with what each read and wrote "
+        "and the stages it depends on. Nothing is executed.",
+    )
+    show.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+    show.add_argument("--stages-only", action="store_true", help="leave unnamed steps out")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        if args.command == "check":
+            return _run_check(args)
+        return _run_show(args)
+    except BadInputError as error:
+        print(f"flowrec: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except FlowrecError as error:
+        print(f"flowrec: error: {error}", file=sys.stderr)
+        return EXIT_NOT_REPRODUCED
+    except KeyboardInterrupt:
+        print("flowrec: interrupted", file=sys.stderr)
+        return 130
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    logger = logging.getLogger("flowrec")
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    # papermill and the Jupyter clients log every cell at INFO; keep them to warnings.
+    for noisy in ("papermill", "traitlets", "nbclient"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from .check import CheckOptions, run_check
+    from .compare import DEFAULT_ATOL, DEFAULT_RTOL
+    from .report import print_check, write_json
+
+    parameters: dict[str, Any] = {}
+    for name, value in args.parameter:
+        parameters[name] = parameter_value(value)
+    if args.json is not None and not args.json.parent.is_dir():
+        raise BadInputError(f"--json folder {str(args.json.parent)!r} does not exist; create it first")
+    options = CheckOptions(
+        notebook=args.notebook,
+        parameters=parameters,
+        output=args.output,
+        kernel=args.kernel,
+        timeout=args.timeout,
+        rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
+        atol=DEFAULT_ATOL if args.atol is None else args.atol,
+    )
+    result = run_check(options)
+    if args.json is not None:
+        from .report import write_json
+
+        write_json(result, args.json)
+    print_check(result, Console())
+    return EXIT_OK if result.reproduced else EXIT_NOT_REPRODUCED
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    from .notebook import cell_entries, flow_of, read_notebook
+
+    notebook = read_notebook(args.notebook)
+    entries = cell_entries(notebook)
+    for entry in entries:
+        for error in entry.record_errors:
+            print(f"flowrec: warning: {error}", file=sys.stderr)
+    graph = flow_of(entries)
+    print(f"flow recorded in {args.notebook}: " + graph.render_text(not args.stages_only))
+    return EXIT_OK

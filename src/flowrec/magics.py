@@ -1,0 +1,105 @@
+"""The ``%%flow_stage`` cell magic and the ``%flow`` line magic."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from .graph import FlowGraph
+from .stage_line import StageLineError, parse_stage_arguments
+
+if TYPE_CHECKING:
+    from .recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+
+@magics_class
+class FlowMagics(Magics):
+    """Magics that mark stages and show the flow recorded in this kernel."""
+
+    def __init__(self, shell, recorder: Recorder) -> None:
+        super().__init__(shell)
+        self.recorder = recorder
+
+    @cell_magic
+    def flow_stage(self, line: str, cell: str) -> None:
+        """Mark this cell as a stage of the model flow.
+
+        Usage::
+
+            %%flow_stage NAME [--after STAGE[,STAGE...]] [--ignore VAR[,VAR...]]
+
+        NAME      the stage name: up to 64 letters, digits, '_', '-' or '.',
+                  starting with a letter or '_'.
+        --after   stages this one must follow even though it reads nothing
+                  they wrote (an ordering the analysis cannot see).
+        --ignore  variables whose values are known to vary from run to run;
+                  they are recorded but not compared by ``flowrec check``.
+
+        The cell body runs exactly as it would without this line: same
+        result, same display, and its exceptions reach the kernel. flowrec
+        records what the cell read and wrote, with content fingerprints, in
+        a display output that is saved with the notebook.
+
+        Example::
+
+            %%flow_stage train --after split --ignore fit_seconds
+            model = LogisticRegression(max_iter=500).fit(X_train, y_train)
+        """
+        try:
+            parse_stage_arguments(line)
+        except StageLineError as error:
+            raise UsageError(str(error)) from None
+        # A valid stage line normally never reaches this method: the input
+        # transformer blanks it so the body runs as the cell itself. It gets
+        # here only through an explicit run_cell_magic call.
+        result = self.shell.run_cell(cell, store_history=False)
+        if result.error_in_exec is not None:
+            raise UsageError(
+                f"the body of stage {line.split()[0]!r} raised "
+                f"{type(result.error_in_exec).__name__}: {result.error_in_exec}"
+            )
+
+    @magic_arguments()
+    @argument(
+        "action",
+        nargs="?",
+        default="show",
+        choices=["show", "json", "reset"],
+        help="show: print the flow recorded in this kernel (default); json: print it "
+        "as JSON, or write it to --output; reset: forget every record of this session",
+    )
+    @argument("-o", "--output", help="file to write the JSON flow to (with the json action)")
+    @line_magic
+    def flow(self, line: str) -> None:
+        """Show or reset the flow that flowrec recorded in this kernel."""
+        try:
+            args = parse_argstring(self.flow, line)
+        except UsageError:
+            raise
+        except SystemExit:  # argparse exits on a bad choice; report it as a usage error
+            raise UsageError(f"invalid %flow arguments {line!r}; see %flow?") from None
+        graph = FlowGraph.from_records(self.recorder.records)
+        if args.action == "reset":
+            self.recorder.reset()
+            print("flowrec: forgot every record of this session")
+        elif args.action == "json":
+            text = json.dumps(graph.to_json(), indent=2)
+            if args.output:
+                path = Path(args.output).expanduser()
+                try:
+                    path.write_text(text + "\n", encoding="utf-8")
+                except OSError as error:
+                    raise UsageError(f"cannot write {str(path)!r}: {error.strerror}") from None
+                print(f"flowrec: wrote the flow to {path}")
+            else:
+                print(text)
+        else:
+            print(graph.render_text())

@@ -1,0 +1,115 @@
+"""Normalization of cell outputs before they are compared.
+
+Parts of an output that change on every run without meaning anything
+(memory addresses, the kernel's temporary file names, timestamps, timings,
+progress bars, widget model ids) are replaced with fixed placeholders, and
+consecutive stream chunks are joined. Each rule has a name so reports can
+list which rules changed something.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import xxhash
+
+from .record import MIME_TYPE
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named text substitution applied to every text output."""
+
+    name: str
+    pattern: re.Pattern[str]
+    replacement: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("memory address", re.compile(r"\b0x[0-9a-fA-F]{6,16}\b"), "0x<address>"),
+    Rule(
+        "kernel temporary path",
+        re.compile(r"(?:/tmp|/var/folders/[\w/]+?|[A-Za-z]:\\[^\s'\"]*?Temp)"
+                   r"[/\\]ipykernel_\d+[/\\]\d+\.py"),
+        "<kernel temporary file>",
+    ),
+    Rule(
+        "timestamp",
+        re.compile(r"\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"),
+        "<timestamp>",
+    ),
+    Rule(
+        "duration",
+        re.compile(r"(?P<label>\b(?:Wall time|CPU times|user|sys|total|took|elapsed)\b:?\s*)"
+                   r"\d+(?:\.\d+)?\s*(?:ns|µs|us|ms|s|min)\b"),
+        r"\g<label><duration>",
+    ),
+    Rule(
+        "progress bar",
+        re.compile(r"^.*\d+%\|[^|\n]*\|.*$", re.MULTILINE),
+        "<progress bar>",
+    ),
+)
+
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def normalize_text(text: str, applied: set[str]) -> str:
+    """Apply every rule to ``text``, adding the names of rules that matched to ``applied``."""
+    for rule in RULES:
+        text, count = rule.pattern.subn(rule.replacement, text)
+        if count:
+            applied.add(rule.name)
+    return text
+
+
+def _text(value: Any) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def normalize_outputs(outputs: list[dict[str, Any]], applied: set[str]) -> list[dict[str, Any]]:
+    """Return the cell's outputs in a comparable form, without flowrec's own records.
+
+    Errors keep their name and value but not the traceback, which holds
+    file paths and terminal colours.
+    """
+    normalized: list[dict[str, Any]] = []
+    for output in outputs:
+        output_type = output.get("output_type")
+        if output_type == "stream":
+            text = normalize_text(_text(output.get("text", "")), applied)
+            name = output.get("name", "stdout")
+            if normalized and normalized[-1].get("stream") == name:
+                normalized[-1]["text"] += text
+                applied.add("stream chunks joined")
+            else:
+                normalized.append({"stream": name, "text": text})
+        elif output_type in ("display_data", "execute_result"):
+            if MIME_TYPE in output.get("data", {}):
+                continue  # flowrec's own record, with its text/plain summary
+            data = {}
+            for mime, value in sorted(output.get("data", {}).items()):
+                if mime == _WIDGET_MIME and isinstance(value, dict):
+                    value = {**value, "model_id": "<widget>"}
+                    applied.add("widget model id")
+                elif isinstance(value, (str, list)):
+                    value = normalize_text(_text(value), applied)
+                data[mime] = value
+            if data:
+                normalized.append({"display": data})
+        elif output_type == "error":
+            normalized.append({
+                "error": output.get("ename", ""),
+                "value": normalize_text(str(output.get("evalue", "")), applied),
+            })
+    return normalized
+
+
+def outputs_digest(normalized: list[dict[str, Any]]) -> str:
+    """Return one digest of normalized outputs."""
+    import json
+
+    encoded = json.dumps(normalized, sort_keys=True, ensure_ascii=False, default=str)
+    return xxhash.xxh3_128_hexdigest(encoded.encode("utf-8", "surrogatepass"))

@@ -1,0 +1,153 @@
+"""The record of one cell run, and its JSON form.
+
+A record is plain JSON (never pickle): it is emitted by the kernel as a
+display output of MIME type :data:`MIME_TYPE` and read back from the saved
+notebook. docs/record-format.md documents every field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import xxhash
+
+from .errors import RecordFormatError
+from .fingerprints import Fingerprint
+
+MIME_TYPE = "application/vnd.flowrec.stage+json"
+RECORD_VERSION = 1
+
+
+def code_hash(source: str) -> str:
+    """Return the digest that identifies a cell's source text."""
+    return xxhash.xxh3_128_hexdigest(source.encode("utf-8", "surrogatepass"))
+
+
+@dataclass
+class Upstream:
+    """Where a value a cell read came from: the last cell run that wrote it."""
+
+    name: str
+    stage: str | None
+    execution_count: int | None
+    digest: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "stage": self.stage,
+            "execution_count": self.execution_count,
+            "digest": self.digest,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Upstream:
+        return cls(data["name"], data.get("stage"), data.get("execution_count"),
+                   data.get("digest", ""))
+
+
+@dataclass
+class CellRecord:
+    """What the recorder saw while one cell ran.
+
+    ``stage`` is None for an unnamed step (a cell without ``%%flow_stage``).
+    ``reads`` holds the fingerprints of values as the cell found them,
+    ``writes`` those of the values it bound or changed, as it left them.
+    """
+
+    session: str
+    execution_count: int | None
+    code_hash: str
+    started_at: str
+    duration: float
+    stage: str | None = None
+    after: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    cell_id: str | None = None
+    reads: dict[str, Fingerprint] = field(default_factory=dict)
+    writes: dict[str, Fingerprint] = field(default_factory=dict)
+    deletes: list[str] = field(default_factory=list)
+    mutated: list[str] = field(default_factory=list)
+    upstream: list[Upstream] = field(default_factory=list)
+    error: dict[str, str] | None = None
+    packages: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    version: int = RECORD_VERSION
+
+    @property
+    def label(self) -> str:
+        """The stage name, or ``step [n]`` for an unnamed step."""
+        if self.stage is not None:
+            return self.stage
+        count = "?" if self.execution_count is None else self.execution_count
+        return f"step [{count}]"
+
+    def summary_line(self) -> str:
+        """Return the one-line ``text/plain`` form shown under a stage cell."""
+        wrote = ", ".join(self.writes) or "nothing"
+        read = ", ".join(self.reads) or "nothing"
+        status = f"failed with {self.error['ename']}" if self.error else f"{self.duration:.2f} s"
+        return f"flowrec stage {self.label!r}: read {read}; wrote {wrote} ({status})"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "version": self.version,
+            "session": self.session,
+            "stage": self.stage,
+            "cell_id": self.cell_id,
+            "execution_count": self.execution_count,
+            "code_hash": self.code_hash,
+            "started_at": self.started_at,
+            "duration": self.duration,
+            "after": list(self.after),
+            "ignore": list(self.ignore),
+            "reads": {name: fp.to_json() for name, fp in self.reads.items()},
+            "writes": {name: fp.to_json() for name, fp in self.writes.items()},
+            "deletes": list(self.deletes),
+            "mutated": list(self.mutated),
+            "upstream": [item.to_json() for item in self.upstream],
+            "error": self.error,
+            "packages": dict(self.packages),
+            "notes": list(self.notes),
+        }
+        if self.environment is not None:
+            data["environment"] = self.environment
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> CellRecord:
+        """Build a record from its JSON form; raise RecordFormatError when it is malformed."""
+        if not isinstance(data, dict):
+            raise RecordFormatError(f"a flowrec record must be a JSON object, not {type(data).__name__}")
+        version = data.get("version")
+        if version != RECORD_VERSION:
+            raise RecordFormatError(
+                f"flowrec record version {version!r} is not supported (this flowrec reads "
+                f"version {RECORD_VERSION}); re-run the notebook to record it again"
+            )
+        try:
+            return cls(
+                version=version,
+                session=str(data["session"]),
+                stage=data.get("stage"),
+                cell_id=data.get("cell_id"),
+                execution_count=data.get("execution_count"),
+                code_hash=str(data["code_hash"]),
+                started_at=str(data["started_at"]),
+                duration=float(data["duration"]),
+                after=list(data.get("after", [])),
+                ignore=list(data.get("ignore", [])),
+                reads={k: Fingerprint.from_json(v) for k, v in data.get("reads", {}).items()},
+                writes={k: Fingerprint.from_json(v) for k, v in data.get("writes", {}).items()},
+                deletes=list(data.get("deletes", [])),
+                mutated=list(data.get("mutated", [])),
+                upstream=[Upstream.from_json(item) for item in data.get("upstream", [])],
+                error=data.get("error"),
+                packages=dict(data.get("packages", {})),
+                environment=data.get("environment"),
+                notes=list(data.get("notes", [])),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise RecordFormatError(f"malformed flowrec record: {type(error).__name__}: {error}") from error

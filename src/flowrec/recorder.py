@@ -1,0 +1,275 @@
+"""The kernel-side recorder: IPython event hooks around every cell run.
+
+``pre_run_cell`` reads the cell (stage line, static analysis) and
+fingerprints the values it is about to read; ``post_run_cell`` fingerprints
+what it wrote, finds read values that changed (mutation by method calls),
+links each read to the cell run that last wrote it, and publishes the
+:class:`~flowrec.record.CellRecord` as a display output of the cell.
+
+Rules kept here: the recorder never changes what user code does and never
+raises into it. Any failure of its own is logged under the ``flowrec``
+logger and that one cell goes unrecorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .analysis import CellAnalysis, analyze_cell
+from .environment import PackageTracker, capture_environment
+from .fingerprints import Fingerprint, fingerprint
+from .record import MIME_TYPE, CellRecord, Upstream, code_hash
+from .stage_line import StageOptions, StageLineError, parse_stage_cell
+
+log = logging.getLogger(__name__)
+
+# Names IPython itself binds in the user namespace: output history, input
+# history and the like. They are never part of a flow.
+_IPYTHON_NAME = re.compile(r"^(_+|_i+|_i?\d+|_[oid]h|In|Out|get_ipython|exit|quit)$")
+
+
+def is_tracked_name(name: str) -> bool:
+    """Return whether a global name can be part of the flow."""
+    return not _IPYTHON_NAME.match(name)
+
+
+@dataclass
+class _CellRun:
+    """State kept between ``pre_run_cell`` and ``post_run_cell`` of one cell."""
+
+    raw_cell: str
+    cell_id: str | None
+    stage: StageOptions | None
+    analysis: CellAnalysis
+    started_at: str
+    start: float
+    before: dict[str, Fingerprint]
+    before_ids: dict[str, int]
+    names_before: set[str]
+    notes: list[str] = field(default_factory=list)
+
+
+class Recorder:
+    """Records every cell run of one IPython shell."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.session = uuid.uuid4().hex
+        self.records: list[CellRecord] = []
+        self.last_writer: dict[str, Upstream] = {}
+        self._packages = PackageTracker()
+        self._environment_sent = False
+        self._current: _CellRun | None = None
+        self._cache: dict[str, tuple[int, Fingerprint]] = {}
+        self._opaque_noted: set[tuple[str, str]] = set()
+        self.active = False
+
+    # Registration.
+
+    def register(self) -> None:
+        if self.active:
+            return
+        self.shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.post_run_cell)
+        self.active = True
+        log.debug("recorder registered for session %s", self.session)
+
+    def unregister(self) -> None:
+        if not self.active:
+            return
+        for event, callback in (("pre_run_cell", self.pre_run_cell),
+                                ("post_run_cell", self.post_run_cell)):
+            try:
+                self.shell.events.unregister(event, callback)
+            except ValueError:
+                log.debug("%s callback was already removed", event)
+        self._current = None
+        self.active = False
+
+    def reset(self) -> None:
+        """Forget every record and lineage link of this session."""
+        self.records.clear()
+        self.last_writer.clear()
+        self._cache.clear()
+        self._opaque_noted.clear()
+
+    def begin_current_cell(self) -> None:
+        """Start recording the cell that is running now (the one that loaded flowrec)."""
+        try:
+            # IPython stores a cell's input in the history before running it.
+            history = self.shell.history_manager.input_hist_raw
+            if len(history) > 1:
+                self._begin(history[-1], None, None)
+        except Exception:  # recording is best effort: never disturb the running cell
+            log.warning("cannot record the cell that loaded flowrec", exc_info=True)
+
+    # Event callbacks: both swallow and log their own failures.
+
+    def pre_run_cell(self, info: Any) -> None:
+        self._current = None
+        if getattr(info, "silent", False) or not getattr(info, "store_history", True):
+            return
+        try:
+            self._begin(info.raw_cell, getattr(info, "transformed_cell", None),
+                        getattr(info, "cell_id", None))
+        except Exception:
+            log.warning("flowrec could not start recording this cell", exc_info=True)
+            self._current = None
+
+    def post_run_cell(self, result: Any) -> None:
+        run, self._current = self._current, None
+        if run is None:
+            return
+        try:
+            record = self._finish(run, result)
+        except Exception:
+            log.warning("flowrec could not record this cell", exc_info=True)
+            return
+        self.records.append(record)
+        self._publish(record)
+
+    # Recording.
+
+    def _begin(self, raw_cell: str, transformed: str | None, cell_id: str | None) -> None:
+        try:
+            stage = parse_stage_cell(raw_cell)
+        except StageLineError:
+            # The magic itself rejects the line with a usage error; the cell body never runs.
+            return
+        if transformed is None:
+            transformed = self.shell.transform_cell(raw_cell)
+        analysis = analyze_cell(transformed)
+        namespace = self.shell.user_ns
+        before: dict[str, Fingerprint] = {}
+        before_ids: dict[str, int] = {}
+        for name in analysis.reads:
+            if name in namespace and is_tracked_name(name):
+                value = namespace[name]
+                before[name] = self._fingerprint(name, value)
+                before_ids[name] = id(value)
+        self._current = _CellRun(
+            raw_cell=raw_cell,
+            cell_id=cell_id,
+            stage=stage,
+            analysis=analysis,
+            started_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            start=time.perf_counter(),
+            before=before,
+            before_ids=before_ids,
+            names_before=set(namespace),
+        )
+
+    def _finish(self, run: _CellRun, result: Any) -> CellRecord:
+        duration = time.perf_counter() - run.start
+        namespace = self.shell.user_ns
+        names_after = set(namespace)
+        analysis = run.analysis
+
+        # Candidates for writes: bound by the code, assigned into, new in the
+        # namespace (exec, %run, star imports), or read and changed since.
+        candidates: list[str] = []
+        for name in [*analysis.writes, *analysis.mutations,
+                     *sorted(names_after - run.names_before), *run.before]:
+            if name not in candidates and is_tracked_name(name) and name in namespace:
+                candidates.append(name)
+
+        writes: dict[str, Fingerprint] = {}
+        mutated: list[str] = []
+        for name in candidates:
+            value = namespace[name]
+            after = self._fingerprint(name, value, use_cache=False, notes=run.notes)
+            earlier = run.before.get(name)
+            if earlier is not None and name not in analysis.writes:
+                unchanged = id(value) == run.before_ids[name] and _same(earlier, after)
+                if unchanged:
+                    continue
+                mutated.append(name)
+            writes[name] = after
+
+        deletes = [name for name in analysis.deletes if name not in namespace]
+        deletes += [name for name in sorted(run.names_before - names_after)
+                    if is_tracked_name(name) and name not in deletes]
+        for name in deletes:
+            self._cache.pop(name, None)
+            self.last_writer.pop(name, None)
+
+        execution_count = getattr(result, "execution_count", None)
+        stage_name = run.stage.name if run.stage else None
+        upstream = [self.last_writer[name] for name in run.before if name in self.last_writer]
+        for name, value_fingerprint in writes.items():
+            self.last_writer[name] = Upstream(name, stage_name, execution_count,
+                                              value_fingerprint.digest)
+
+        record = CellRecord(
+            session=self.session,
+            execution_count=execution_count,
+            code_hash=code_hash(run.raw_cell),
+            started_at=run.started_at,
+            duration=round(duration, 6),
+            stage=stage_name,
+            after=list(run.stage.after) if run.stage else [],
+            ignore=list(run.stage.ignore) if run.stage else [],
+            cell_id=run.cell_id,
+            reads=dict(run.before),
+            writes=writes,
+            deletes=deletes,
+            mutated=mutated,
+            upstream=upstream,
+            error=_error_of(result),
+            packages=self._packages.new_packages(),
+            notes=run.notes,
+        )
+        if analysis.syntax_error:
+            record.notes.append(f"the cell could not be analyzed: {analysis.syntax_error}")
+        if not self._environment_sent:
+            record.environment = capture_environment()
+            self._environment_sent = True
+        return record
+
+    def _fingerprint(self, name: str, value: Any, use_cache: bool = True,
+                     notes: list[str] | None = None) -> Fingerprint:
+        # NOTE: a cached fingerprint is reused while the name still refers to
+        # the same object. A value mutated outside any recorded cell (a widget
+        # callback, a function that changes a global it was not given) keeps
+        # its stale fingerprint until a recorded cell reads and re-hashes it.
+        if use_cache:
+            cached = self._cache.get(name)
+            if cached is not None and cached[0] == id(value):
+                return cached[1]
+        result = fingerprint(value)
+        self._cache[name] = (id(value), result)
+        if result.opaque and notes is not None:
+            key = (name, result.opaque_reason or "")
+            if key not in self._opaque_noted:
+                self._opaque_noted.add(key)
+                notes.append(f"{name} is opaque: {result.opaque_reason}")
+        return result
+
+    def _publish(self, record: CellRecord) -> None:
+        bundle: dict[str, Any] = {MIME_TYPE: record.to_json()}
+        if record.stage is not None:
+            bundle["text/plain"] = record.summary_line()
+        try:
+            self.shell.display_pub.publish(data=bundle, metadata={})
+        except Exception:
+            log.warning("flowrec could not publish the record of %s", record.label, exc_info=True)
+
+
+def _same(first: Fingerprint, second: Fingerprint) -> bool:
+    if first.opaque or second.opaque:
+        # Opaque values cannot be compared; only rebinding counts as a write.
+        return True
+    return first.digest == second.digest
+
+
+def _error_of(result: Any) -> dict[str, str] | None:
+    error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+    if error is None:
+        return None
+    return {"ename": type(error).__name__, "evalue": str(error)[:500]}

@@ -1,0 +1,108 @@
+"""Reports of a check: the terminal table and the JSON file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .check import CheckResult
+from .compare import StageResult, Verdict
+
+REPORT_VERSION = 1
+
+_STYLES = {
+    Verdict.IDENTICAL: "green",
+    Verdict.CLOSE: "cyan",
+    Verdict.DIVERGED: "bold red",
+    Verdict.FAILED: "bold magenta",
+    Verdict.CHANGED_CODE: "yellow",
+    Verdict.NOT_RUN: "dim",
+    Verdict.NEW: "yellow",
+}
+
+
+def verdict_text(stage: StageResult) -> str:
+    """Return the verdict as shown in the table: root and inherited divergences are marked."""
+    text = stage.verdict.value
+    if stage.verdict is Verdict.DIVERGED:
+        if stage.root:
+            text += " (root)"
+        elif stage.inherited_from:
+            text += " (inherited)"
+    return text
+
+
+def print_check(result: CheckResult, console: Console) -> None:
+    """Print the per-stage verdict table and the summary below it."""
+    comparison = result.comparison
+    table = Table(title=f"flowrec check: {escape(str(result.notebook))}", title_justify="left")
+    table.add_column("cell", justify="right")
+    table.add_column("stage")
+    table.add_column("verdict")
+    table.add_column("reason", overflow="fold")
+    for stage in comparison.stages:
+        label = escape(stage.stage) if stage.stage is not None else "[dim](step)[/dim]"
+        reason = stage.reason
+        if stage.inherited_from:
+            reason = f"{reason}; inputs changed upstream: {', '.join(stage.inherited_from)}"
+        if stage.ignored:
+            reason = f"{reason}; ignored: {', '.join(stage.ignored)}"
+        style = _STYLES[stage.verdict]
+        table.add_row(str(stage.cell), label, f"[{style}]{escape(verdict_text(stage))}[/{style}]",
+                      escape(reason))
+    console.print(table)
+
+    console.print(f"reference: {escape(result.reference_source)}")
+    if result.output_path is not None:
+        console.print(f"executed notebook: {escape(str(result.output_path))}")
+    if comparison.normalizations:
+        console.print("outputs normalized: " + escape(", ".join(comparison.normalizations)))
+    for error in result.record_errors:
+        console.print(f"[yellow]unreadable record[/yellow] {escape(error)}")
+    if result.execution_error:
+        console.print(f"[bold magenta]execution stopped:[/bold magenta] {escape(result.execution_error)}")
+
+    counts: dict[str, int] = {}
+    for stage in comparison.stages:
+        counts[stage.verdict.value] = counts.get(stage.verdict.value, 0) + 1
+    tally = ", ".join(f"{count} {name}" for name, count in counts.items()) or "no recorded cells"
+    first = comparison.first_divergence
+    if result.reproduced:
+        console.print(f"[bold green]reproduced[/bold green]: {tally}")
+        return
+    console.print(f"[bold red]not reproduced[/bold red]: {tally}")
+    if first is not None:
+        where = f"stage {first.stage!r}" if first.stage is not None else "an unnamed step"
+        console.print(f"first divergence: {escape(where)} (cell {first.cell}): "
+                      f"{escape(first.verdict.value)}")
+        for value in first.diverged_values:
+            console.print(f"  variable {escape(value.name)}: {escape(value.detail)}")
+        if first.outputs_differ:
+            console.print("  its outputs differ from the reference")
+        if not first.diverged_values and not first.outputs_differ:
+            console.print(f"  {escape(first.reason)}")
+
+
+def write_json(result: CheckResult, path: Path) -> None:
+    """Write the whole result as JSON, atomically."""
+    payload: dict[str, Any] = {"flowrec_report": REPORT_VERSION, **result.to_json()}
+    write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
