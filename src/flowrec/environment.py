@@ -13,9 +13,10 @@ import os
 import platform
 import subprocess
 import sys
+import types
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +99,25 @@ def _git(directory: Path, *args: str) -> str | None:
 
 
 class PackageTracker:
-    """Maps newly imported top-level modules to their distributions' versions."""
+    """Finds the distributions behind the values a notebook uses, and their versions.
+
+    A cell's written values name their packages: a module bound by an
+    import, or the module that defines a value's type or function. Each
+    distribution is reported once per session, by the first cell that
+    used it.
+    """
 
     def __init__(self) -> None:
         self._seen_modules: set[str] = set()
         self._distributions: dict[str, list[str]] | None = None
 
-    def new_packages(self) -> dict[str, str]:
-        """Return ``{distribution: version}`` for top-level modules imported since the last call."""
-        current = {name.partition(".")[0] for name in list(sys.modules)}
-        fresh = current - self._seen_modules
+    def new_packages(self, values: Iterable[Any]) -> dict[str, str]:
+        """Return ``{distribution: version}`` for packages of ``values`` not reported yet."""
+        fresh: set[str] = set()
+        for value in values:
+            module = top_level_module(value)
+            if module and module not in self._seen_modules:
+                fresh.add(module)
         self._seen_modules |= fresh
         if not fresh:
             return {}
@@ -119,7 +129,7 @@ class PackageTracker:
                 self._distributions = {}
         versions: dict[str, str] = {}
         for module in sorted(fresh):
-            if module.startswith("_") or module in sys.stdlib_module_names:
+            if module in sys.stdlib_module_names or module in ("builtins", "__main__"):
                 continue
             for distribution in self._distributions.get(module, []):
                 try:
@@ -127,3 +137,22 @@ class PackageTracker:
                 except metadata.PackageNotFoundError:
                     continue
         return versions
+
+
+def top_level_module(value: Any) -> str | None:
+    """Return the top-level package a value comes from: a module's own, or its type's.
+
+    Only the value's type is inspected through ``isinstance``-free checks, so
+    objects with a hostile ``__getattribute__`` are never touched.
+    """
+    cls = type(value)
+    try:
+        if issubclass(cls, types.ModuleType):
+            name = types.ModuleType.__getattribute__(value, "__name__")
+        elif cls in (types.FunctionType, types.BuiltinFunctionType, type):
+            name = object.__getattribute__(value, "__module__")
+        else:
+            name = cls.__module__
+    except Exception:  # a module or function without the usual attributes
+        return None
+    return str(name or "").partition(".")[0] or None

@@ -16,7 +16,13 @@ from typing import Any
 
 import nbformat
 
-from .notebook import INJECTED_TAG, read_notebook, write_notebook_atomic
+from .notebook import (
+    INJECTED_TAG,
+    PAPERMILL_ERROR_TAG,
+    cell_entries,
+    read_notebook,
+    write_notebook_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,7 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
     output_path = output_path.resolve()
     start = time.perf_counter()
     error: str | None = None
+    cell_raised = False
     try:
         papermill.execute_notebook(
             str(input_path),
@@ -64,7 +71,10 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
             extra_arguments=list(KERNEL_ARGUMENTS),
         )
     except PapermillExecutionError as failure:
+        # papermill raises for every error output, even in a cell tagged
+        # raises-exception; whether the run really failed is decided below.
         error = f"cell In [{failure.exec_count}] raised {failure.ename}: {failure.evalue}"
+        cell_raised = True
     except Exception as failure:  # timeouts and dead kernels come from nbclient and jupyter_client
         error = _describe_failure(failure, timeout)
         log.debug("papermill run of %s failed", input_path, exc_info=True)
@@ -75,6 +85,8 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
     if output_path.exists():
         notebook = read_notebook(output_path)
         stopped_at = _failed_cell_index(notebook) if error else None
+        if cell_raised and stopped_at is None:
+            error = None  # only expected exceptions were raised
         notebook.metadata[CHECK_METADATA_KEY] = {"check_output": True, "source": str(input_path)}
         write_notebook_atomic(notebook, output_path)
     return Execution(output_path, notebook, duration, error, stopped_at)
@@ -91,17 +103,27 @@ def _describe_failure(failure: Exception, timeout: float | None) -> str:
 
 
 def _failed_cell_index(notebook: nbformat.NotebookNode) -> int | None:
-    """Return the index of the cell papermill marked as failed or was running, in input numbering."""
+    """Return the index of the cell where the run stopped, in input numbering, or None.
+
+    That is the first cell that raised without a ``raises-exception`` tag,
+    or the cell that was still running when a timeout or a dead kernel
+    ended the run.
+    """
+    for entry in cell_entries(notebook):
+        if entry.error_output is not None and not entry.raises_expected:
+            if not _is_clean_exit(entry.error_output):
+                return entry.index
     index = 0
-    last_started = None
     for cell in notebook.cells:
         tags = cell.get("metadata", {}).get("tags", []) or []
-        if INJECTED_TAG in tags:
+        if INJECTED_TAG in tags or PAPERMILL_ERROR_TAG in tags:
             continue
-        status = cell.get("metadata", {}).get("papermill", {}).get("status")
-        if status in ("failed", "running"):
+        if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
             return index
-        if status == "completed":
-            last_started = index
         index += 1
-    return None if last_started is None else last_started + 1
+    return None
+
+
+def _is_clean_exit(error: dict[str, str]) -> bool:
+    """``sys.exit()`` or ``sys.exit(0)`` ends a notebook without failing it, as in papermill."""
+    return error.get("ename") == "SystemExit" and error.get("evalue") in ("", "0")

@@ -27,6 +27,7 @@ can tell "close within tolerance" from "diverged" without the full values.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import enum
 import io
@@ -64,6 +65,7 @@ _UNREADABLE_TYPES: tuple[tuple[type, str], ...] = (
     (socket.socket, "a socket is not read"),
     (_LOCK_TYPES, "a lock has no content to compare"),
     (threading.Thread, "a thread has no content to compare"),
+    (collections.abc.Iterator, "an iterator would be consumed"),
     (types.FrameType, "a frame has no stable content"),
 )
 
@@ -428,9 +430,10 @@ def fingerprint(value: Any) -> Fingerprint:
     """
     cls = type(value)
     type_name = _qualified_name(cls)
-    kind, shape, length, dtype, nbytes = _describe(value)
+    kind, shape, length, dtype, nbytes = "object", None, None, None, None
     encoder = _Encoder()
     try:
+        kind, shape, length, dtype, nbytes = _describe(value)
         encoder.feed(value)
     except _Opaque as reason:
         return Fingerprint("", "opaque", type_name, shape, length, dtype, nbytes, None, str(reason))

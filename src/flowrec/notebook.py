@@ -26,6 +26,8 @@ from .record import MIME_TYPE, CellRecord, code_hash
 log = logging.getLogger(__name__)
 
 INJECTED_TAG = "injected-parameters"
+# papermill adds markdown cells with this tag above a failed cell and at the top.
+PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
 PARAMETERS_TAG = "parameters"
 RAISES_TAG = "raises-exception"
 
@@ -35,8 +37,9 @@ class CellEntry:
     """A code cell of a notebook, with the record saved in its outputs, if any.
 
     ``index`` counts every cell of the notebook (markdown included) from 0,
-    leaving out a cell that papermill injected, so that a cell has the same
-    index in an input notebook and in papermill's output of it.
+    leaving out the cells that papermill adds (injected parameters, error
+    banners), so that a cell has the same index in an input notebook and in
+    papermill's output of it.
     """
 
     index: int
@@ -129,7 +132,7 @@ def cell_entries(notebook: nbformat.NotebookNode) -> list[CellEntry]:
     index = 0
     for cell in notebook.cells:
         tags = list(cell.get("metadata", {}).get("tags", []) or [])
-        if INJECTED_TAG in tags:
+        if INJECTED_TAG in tags or PAPERMILL_ERROR_TAG in tags:
             continue
         if cell.get("cell_type") == "code":
             entries.append(_entry(cell, index, tags))

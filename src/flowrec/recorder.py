@@ -29,9 +29,9 @@ from .stage_line import StageOptions, StageLineError, parse_stage_cell
 
 log = logging.getLogger(__name__)
 
-# Names IPython itself binds in the user namespace: output history, input
-# history and the like. They are never part of a flow.
-_IPYTHON_NAME = re.compile(r"^(_+|_i+|_i?\d+|_[oid]h|In|Out|get_ipython|exit|quit)$")
+# Names IPython and Python bind in the user namespace (output and input
+# history, __builtins__, __warningregistry__, ...). They are never part of a flow.
+_IPYTHON_NAME = re.compile(r"^(_+|_i+|_i?\d+|_[oid]h|__\w+__|_exit_code|In|Out|get_ipython|exit|quit)$")
 
 
 def is_tracked_name(name: str) -> bool:
@@ -128,9 +128,9 @@ class Recorder:
             return
         try:
             record = self._finish(run, result)
-        except Exception:
+        except Exception as failure:
             log.warning("flowrec could not record this cell", exc_info=True)
-            return
+            record = self._fallback_record(run, result, failure)
         self.records.append(record)
         self._publish(record)
 
@@ -192,7 +192,8 @@ class Recorder:
                 mutated.append(name)
             writes[name] = after
 
-        deletes = [name for name in analysis.deletes if name not in namespace]
+        deletes = [name for name in analysis.deletes
+                   if name in run.names_before and name not in namespace]
         deletes += [name for name in sorted(run.names_before - names_after)
                     if is_tracked_name(name) and name not in deletes]
         for name in deletes:
@@ -222,7 +223,7 @@ class Recorder:
             mutated=mutated,
             upstream=upstream,
             error=_error_of(result),
-            packages=self._packages.new_packages(),
+            packages=self._packages.new_packages(namespace[name] for name in writes),
             notes=run.notes,
         )
         if analysis.syntax_error:
@@ -231,6 +232,20 @@ class Recorder:
             record.environment = capture_environment()
             self._environment_sent = True
         return record
+
+    def _fallback_record(self, run: _CellRun, result: Any, failure: Exception) -> CellRecord:
+        """Build a record that keeps the cell's place in the flow and says why it is empty."""
+        return CellRecord(
+            session=self.session,
+            execution_count=getattr(result, "execution_count", None),
+            code_hash=code_hash(run.raw_cell),
+            started_at=run.started_at,
+            duration=round(time.perf_counter() - run.start, 6),
+            stage=run.stage.name if run.stage else None,
+            cell_id=run.cell_id,
+            error=_error_of(result),
+            notes=[f"flowrec could not record this cell: {type(failure).__name__}: {failure}"],
+        )
 
     def _fingerprint(self, name: str, value: Any, use_cache: bool = True,
                      notes: list[str] | None = None) -> Fingerprint:

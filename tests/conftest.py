@@ -1,0 +1,77 @@
+"""Shared fixtures: small real notebooks, executed on real kernels."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from flowrec.notebook import CellEntry, cell_entries
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "example_notebooks"
+
+
+
+def new_notebook(cells: list) -> nbformat.NotebookNode:
+    """Build a notebook from sources; a ``(source, tags)`` tuple adds cell tags."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    for spec in cells:
+        source, tags = (spec, None) if isinstance(spec, str) else spec
+        if source.startswith("#md "):
+            notebook.cells.append(nbformat.v4.new_markdown_cell(source[4:]))
+            continue
+        cell = nbformat.v4.new_code_cell(source)
+        if tags:
+            cell.metadata["tags"] = list(tags)
+        notebook.cells.append(cell)
+    return notebook
+
+
+def execute_notebook(notebook: nbformat.NotebookNode, folder: Path,
+                     allow_errors: bool = False) -> nbformat.NotebookNode:
+    """Run every cell on a real python3 kernel, as "Run All" in Jupyter would."""
+    client = NotebookClient(notebook, timeout=120, kernel_name="python3",
+                            allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(folder)}})
+    client.execute()
+    return notebook
+
+
+@pytest.fixture
+def write_notebook(tmp_path: Path) -> Callable[..., Path]:
+    """Write a notebook into the test's folder, optionally executed to carry records."""
+
+    def write(cells: list, name: str = "flow.ipynb", execute: bool = False,
+              allow_errors: bool = False) -> Path:
+        notebook = new_notebook(cells)
+        if execute:
+            execute_notebook(notebook, tmp_path, allow_errors=allow_errors)
+        path = tmp_path / name
+        nbformat.write(notebook, path)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def run_cells(tmp_path: Path) -> Callable[..., list[CellEntry]]:
+    """Execute cells on a real kernel and return the cell entries with their records."""
+
+    def run(cells: list, allow_errors: bool = True) -> list[CellEntry]:
+        notebook = execute_notebook(new_notebook(cells), tmp_path, allow_errors=allow_errors)
+        nbformat.write(notebook, tmp_path / "executed.ipynb")
+        return cell_entries(notebook)
+
+    return run
+
+
+@pytest.fixture
+def python() -> str:
+    return sys.executable
