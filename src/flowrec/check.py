@@ -93,19 +93,16 @@ def run_check(options: CheckOptions) -> CheckResult:
             log.info("%s has no flowrec records: running it twice", notebook_path)
             first = execute(notebook_path.resolve(), scratch_dir / f"reference-{notebook_path.name}",
                             options.parameters, kernel, options.timeout)
-            if first.notebook is None:
-                raise NotebookError(
-                    f"papermill could not run {str(notebook_path)!r}: {first.error}"
-                )
+            _check_started(kernel, first)
             reference_entries = cell_entries(first.notebook)
             reference_source = "a first run (the notebook had no saved records)"
             duration = first.duration
 
         rerun: Execution = execute(notebook_path.resolve(), run_path, options.parameters, kernel,
                                    options.timeout)
-        if rerun.notebook is None:
-            raise NotebookError(f"papermill could not run {str(notebook_path)!r}: {rerun.error}")
+        _check_started(kernel, rerun)
         rerun_entries = cell_entries(rerun.notebook)
+        _check_recorded(kernel, rerun_entries)
         comparison = compare_runs(reference_entries, rerun_entries, options.rtol, options.atol,
                                   rerun.stopped_at)
     return CheckResult(
@@ -163,6 +160,29 @@ def _check_kernel(kernel: str) -> None:
             f"unknown kernel {kernel!r}; installed kernels: {available} "
             "(choose one with --kernel)"
         ) from None
+
+
+def _check_started(kernel: str, execution: Execution) -> None:
+    """Fail as bad input when the kernel never ran a cell: it could not start."""
+    ran = execution.notebook is not None and any(
+        entry.execution_count is not None for entry in cell_entries(execution.notebook))
+    if execution.error and not ran:
+        raise BadInputError(
+            f"kernel {kernel!r} could not run the notebook ({execution.error}); check that the "
+            "kernel starts in Jupyter, or choose another with --kernel"
+        )
+    if execution.notebook is None:
+        raise BadInputError(f"kernel {kernel!r} could not run the notebook: papermill wrote no output")
+
+
+def _check_recorded(kernel: str, entries: list) -> None:
+    """Fail clearly when the kernel ran cells but recorded none: flowrec is missing there."""
+    ran = [entry for entry in entries if entry.execution_count is not None]
+    if ran and not has_records(entries):
+        raise BadInputError(
+            f"kernel {kernel!r} ran the notebook but recorded nothing: install flowrec in that "
+            "kernel's Python environment, or choose a kernel that has it with --kernel"
+        )
 
 
 def _check_output(notebook_path: Path, output: Path | None) -> Path | None:

@@ -140,9 +140,11 @@ def _configure_logging(verbosity: int) -> None:
     logger = logging.getLogger("flowrec")
     logger.addHandler(handler)
     logger.setLevel(level)
-    # papermill and the Jupyter clients log every cell at INFO; keep them to warnings.
-    for noisy in ("papermill", "traitlets", "nbclient"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # papermill and the Jupyter clients log every cell at INFO, and repeat as
+    # errors what flowrec reports itself in one line; -v shows their warnings.
+    third_party = {0: logging.CRITICAL, 1: logging.WARNING}.get(verbosity, logging.DEBUG)
+    for noisy in ("papermill", "traitlets", "nbclient", "jupyter_client"):
+        logging.getLogger(noisy).setLevel(third_party)
 
 
 def _run_check(args: argparse.Namespace) -> int:
