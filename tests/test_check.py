@@ -142,7 +142,6 @@ def test_timeout_fails_cell(write_notebook):
                           execute=True)
     notebook = nbformat.read(path, 4)
     notebook.cells[1].source = notebook.cells[1].source.replace("0.1", "60")
-    # Keep the record's code hash in step with the edit, as if it had run slowly before.
     nbformat.write(notebook, path)
     result = run_check(CheckOptions(path, timeout=2))
     assert "timed out after 2" in result.execution_error

@@ -243,15 +243,7 @@ class _ModuleVisitor(ast.NodeVisitor):
                 self.visit(arg.annotation)
 
     def _visit_scope(self, args: ast.arguments | None, body: list[ast.AST]) -> None:
-        scope = _ScopeVisitor(outer_bound=self.bound)
-        if args is not None:
-            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-                if arg is not None:
-                    scope.local.add(arg.arg)
-        scope.collect_locals(body)
-        for statement in body:
-            scope.visit(statement)
-        self._merge_scope(scope)
+        self._merge_scope(_ScopeVisitor.of_body(self.bound, args, body))
 
     def _merge_scope(self, scope: _ScopeVisitor) -> None:
         for name in scope.free_reads:
@@ -272,6 +264,20 @@ class _ScopeVisitor(ast.NodeVisitor):
         self.free_reads: list[str] = []
         self.global_writes: list[str] = []
         self.global_mutations: list[str] = []
+
+    @classmethod
+    def of_body(cls, outer_bound: set[str], args: ast.arguments | None,
+                body: list[ast.AST]) -> _ScopeVisitor:
+        """Visit a function, lambda or class body whose parameters are ``args``."""
+        scope = cls(outer_bound)
+        if args is not None:
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+                if arg is not None:
+                    scope.local.add(arg.arg)
+        scope.collect_locals(body)
+        for statement in body:
+            scope.visit(statement)
+        return scope
 
     def collect_locals(self, body: list[ast.AST]) -> None:
         """Find the names this scope binds, so later loads of them are not free."""
@@ -321,14 +327,7 @@ class _ScopeVisitor(ast.NodeVisitor):
                 self.global_mutations.append(root)
 
     def _nested(self, args: ast.arguments | None, body: list[ast.AST]) -> None:
-        inner = _ScopeVisitor(self.outer_bound)
-        if args is not None:
-            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-                if arg is not None:
-                    inner.local.add(arg.arg)
-        inner.collect_locals(body)
-        for statement in body:
-            inner.visit(statement)
+        inner = _ScopeVisitor.of_body(self.outer_bound, args, body)
         for name in inner.free_reads:
             if name not in self.local and name not in self.free_reads:
                 self.free_reads.append(name)

@@ -1,9 +1,9 @@
 """``flowrec check``: re-execute a notebook and judge every stage.
 
-Steps: validate the inputs (notebook, parameters, kernel, output path),
-take the reference from the records saved in the notebook (or, when it has
-none, from a first papermill run), run it again with papermill, and compare
-the two cell by cell.
+Steps: validate the inputs (notebook, parameters, kernel, output path), then
+take the reference from the records saved in the notebook, or from a first
+papermill run when it has none. Then run it again with papermill and compare
+the two runs cell by cell.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ DEFAULT_KERNEL = "python3"
 
 @dataclass
 class CheckOptions:
-    """What the user asked ``flowrec check`` to do."""
+    """Options of one ``flowrec check`` run, as given on the command line."""
 
     notebook: Path
     parameters: dict[str, Any] = field(default_factory=dict)

@@ -42,7 +42,7 @@ class Verdict(str, Enum):
 
 @dataclass
 class ValueDiff:
-    """How one written variable compares between the reference and the re-run."""
+    """Comparison of one written variable between the reference and the re-run."""
 
     name: str
     verdict: Verdict
@@ -177,7 +177,9 @@ def _compare_cell(old: CellEntry | None, new: CellEntry, rtol: float, atol: floa
                   stopped_at: int | None) -> StageResult | None:
     record = new.record
     reference = old.record if old is not None else None
-    stage = (record.stage if record else None) or (reference.stage if reference else None)
+    stage = record.stage if record is not None else None
+    if stage is None and reference is not None:
+        stage = reference.stage
     cell = new.index + 1
 
     if record is None:
@@ -309,9 +311,9 @@ def compare_fingerprints(name: str, reference: Fingerprint | None, rerun: Finger
                          f"length changed from {reference.length} to {rerun.length}",
                          reference, rerun)
     if reference.summary is None or rerun.summary is None:
-        what = describe_fingerprint(reference).rsplit(" ", 1)[0]
+        description = describe_fingerprint(reference).rsplit(" ", 1)[0]
         return ValueDiff(name, Verdict.DIVERGED,
-                         f"{what}: content differs (digest {reference.digest[:12]} "
+                         f"{description}: content differs (digest {reference.digest[:12]} "
                          f"vs {rerun.digest[:12]})", reference, rerun)
     return _compare_summaries(name, reference, rerun, rtol, atol)
 
@@ -320,14 +322,14 @@ def _compare_summaries(name: str, reference: Fingerprint, rerun: Fingerprint,
                        rtol: float, atol: float) -> ValueDiff:
     old: NumericSummary = reference.summary  # type: ignore[assignment]
     new: NumericSummary = rerun.summary  # type: ignore[assignment]
-    what = describe_fingerprint(reference).rsplit(" ", 1)[0]
+    description = describe_fingerprint(reference).rsplit(" ", 1)[0]
     if old.rest != new.rest:
         return ValueDiff(name, Verdict.DIVERGED,
-                         f"{what}: index, column names or non-float columns differ",
+                         f"{description}: index, column names or non-float columns differ",
                          reference, rerun)
     if old.count != new.count or old.nan != new.nan or old.inf != new.inf:
         return ValueDiff(name, Verdict.DIVERGED,
-                         f"{what}: NaN or infinity counts differ ({old.nan} NaN, {old.inf} inf "
+                         f"{description}: NaN or infinity counts differ ({old.nan} NaN, {old.inf} inf "
                          f"vs {new.nan} NaN, {new.inf} inf)", reference, rerun)
 
     old_sample = dict(old.sample)
@@ -366,7 +368,7 @@ def _compare_summaries(name: str, reference: Fingerprint, rerun: Fingerprint,
     magnitude = ""
     if differing and old.count > 1:
         magnitude = f", max abs diff {max_abs:.3g}, max rel diff {max_rel:.3g}"
-    detail = f"{what}: {counted}{magnitude}"
+    detail = f"{description}: {counted}{magnitude}"
     verdict = Verdict.CLOSE if beyond == 0 and stats_close else Verdict.DIVERGED
     if verdict is Verdict.CLOSE:
         detail += f" (within rtol={rtol:g}, atol={atol:g}"

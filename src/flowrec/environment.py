@@ -1,9 +1,9 @@
 """The kernel environment a record was made in.
 
-Captured once per kernel session: Python, platform, thread-count settings,
-and the git commit of the repository that holds the notebook. Package
-versions are collected as modules get imported, so each record can list the
-distributions first imported during its cell.
+The session part is captured once per kernel session: Python, platform,
+thread-count settings, and the git commit of the repository that contains
+the notebook. Package versions come from the values each cell writes, so
+each record lists the distributions its cell used first.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ GIT_TIMEOUT_SECONDS = 5
 def notebook_directory() -> Path:
     """Return the folder of the notebook this kernel serves, as far as it is known.
 
-    Jupyter Server sets ``JPY_SESSION_NAME`` to the notebook's path; without
-    it, the kernel's working directory is the best guess, and is where both
-    Jupyter and papermill start kernels for a notebook.
+    Jupyter Server sets ``JPY_SESSION_NAME`` to the notebook's path. Without
+    it, the kernel's working directory is the best guess, because Jupyter and
+    papermill both start a notebook's kernel in the notebook's folder.
     """
     session_name = os.environ.get("JPY_SESSION_NAME")
     if session_name:

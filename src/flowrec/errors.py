@@ -20,7 +20,7 @@ class FlowrecError(Exception):
 
 
 class BadInputError(FlowrecError, ValueError):
-    """An input named by the user cannot be used; the message says what to do."""
+    """An input named by the user cannot be used. The message names the fix."""
 
 
 class NotebookError(BadInputError):

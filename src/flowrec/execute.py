@@ -2,7 +2,7 @@
 
 The kernel is started with flowrec's recorder already installed (through
 IPython's ``exec_lines``), so a notebook that never loads the extension is
-recorded too; a ``%load_ext flowrec`` in the notebook then finds the running
+recorded too. A ``%load_ext flowrec`` in the notebook then finds the running
 recorder and does nothing more. The input notebook is only read.
 """
 
@@ -47,7 +47,11 @@ class Execution:
 
 def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | None,
             kernel_name: str, timeout: float | None) -> Execution:
-    """Run ``input_path`` with papermill into ``output_path``; never raise for a failing cell."""
+    """Run ``input_path`` with papermill into ``output_path``.
+
+    A failing cell, a timeout or a dead kernel is reported in
+    ``Execution.error`` rather than raised.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 

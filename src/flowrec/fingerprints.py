@@ -18,7 +18,7 @@ Rules that decide equality:
 * numpy arrays are hashed in place: C-contiguous ones through a zero-copy
   byte view, others in bounded C-order chunks of at most ``CHUNK_BYTES``;
 * objects that cannot be read without side effects (generators, iterators,
-  files, sockets, locks) are opaque, with the reason; so is any value whose
+  files, sockets, locks) are opaque, with the reason. So is any value whose
   fingerprinting fails or exceeds the node budget.
 
 Float values also get a :class:`NumericSummary` so that a later comparison
@@ -74,8 +74,8 @@ _UNREADABLE_TYPES: tuple[tuple[type, str], ...] = (
 class NumericSummary:
     """Statistics of the floating values of an array, frame or number.
 
-    ``sample`` holds ``(flat index, value)`` pairs in C order; when
-    ``complete`` is true it holds every value. NaN and infinities are left
+    ``sample`` contains ``(flat index, value)`` pairs in C order, and every
+    value when ``complete`` is true. NaN and infinities are left
     out of ``min``, ``max``, ``mean`` and ``std`` and counted apart.
     ``rest`` is the digest of everything else in a DataFrame (index, column
     names, non-float columns): values can only be "close" when it is equal.
@@ -126,8 +126,8 @@ class NumericSummary:
 class Fingerprint:
     """The content digest of one value, with what is known of its shape.
 
-    ``digest`` is empty when the value is opaque; ``opaque_reason`` then says
-    why it could not be fingerprinted.
+    ``digest`` is empty when the value is opaque, and ``opaque_reason`` then
+    gives the reason it could not be fingerprinted.
     """
 
     digest: str
@@ -341,8 +341,8 @@ class _Encoder:
                 raise _Opaque(reason)
         artist = _matplotlib_artist_type()
         if artist is not None and isinstance(value, artist):
-            # A figure's object graph holds callbacks, caches and renderer
-            # state; the image it draws is compared through the cell output.
+            # A figure's object graph contains callbacks, caches and renderer
+            # state, so the image it draws is compared through the cell output.
             raise _Opaque("matplotlib artists are compared through the cell's image output")
         if isinstance(value, enum.Enum):
             self.text(b"enum", _qualified_name(cls))
@@ -426,7 +426,7 @@ def fingerprint(value: Any) -> Fingerprint:
     """Compute the content fingerprint of ``value``.
 
     Never raises: a value that cannot be fingerprinted gets an opaque result
-    whose ``opaque_reason`` says why.
+    whose ``opaque_reason`` gives the reason.
     """
     cls = type(value)
     type_name = _qualified_name(cls)
@@ -446,7 +446,7 @@ def fingerprint(value: Any) -> Fingerprint:
         return Fingerprint("", "opaque", type_name, shape, length, dtype, nbytes, None, reason)
     try:
         summary = numeric_summary(value)
-    except Exception:  # the digest stands even when statistics cannot be taken
+    except Exception:  # the digest is kept even when statistics cannot be computed
         log.debug("numeric summary of %s failed", type_name, exc_info=True)
         summary = None
     return Fingerprint(encoder.hasher.hexdigest(), kind, type_name, shape, length, dtype, nbytes,

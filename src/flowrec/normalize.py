@@ -72,7 +72,7 @@ def _text(value: Any) -> str:
 def normalize_outputs(outputs: list[dict[str, Any]], applied: set[str]) -> list[dict[str, Any]]:
     """Return the cell's outputs in a comparable form, without flowrec's own records.
 
-    Errors keep their name and value but not the traceback, which holds
+    Errors keep their name and value but not the traceback, which contains
     file paths and terminal colours.
     """
     normalized: list[dict[str, Any]] = []

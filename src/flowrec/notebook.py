@@ -159,7 +159,7 @@ def _entry(cell: Any, index: int, tags: list[str]) -> CellEntry:
                 errors.append(f"cell {index + 1}: record is not JSON: {error.msg}")
                 continue
         try:
-            # A cell run once holds one record; if a front end kept several, the last wins.
+            # A cell run once has one record. If a front end kept several, the last wins.
             record = CellRecord.from_json(payload)
         except RecordFormatError as error:
             errors.append(f"cell {index + 1}: {error}")

@@ -52,7 +52,7 @@ class CellRecord:
     """What the recorder saw while one cell ran.
 
     ``stage`` is None for an unnamed step (a cell without ``%%flow_stage``).
-    ``reads`` holds the fingerprints of values as the cell found them,
+    ``reads`` contains the fingerprints of values as the cell found them,
     ``writes`` those of the values it bound or changed, as it left them.
     """
 

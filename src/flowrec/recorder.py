@@ -1,9 +1,9 @@
 """The kernel-side recorder: IPython event hooks around every cell run.
 
 ``pre_run_cell`` reads the cell (stage line, static analysis) and
-fingerprints the values it is about to read; ``post_run_cell`` fingerprints
-what it wrote, finds read values that changed (mutation by method calls),
-links each read to the cell run that last wrote it, and publishes the
+fingerprints the values it is about to read. ``post_run_cell`` fingerprints
+what it wrote and finds read values that changed (mutation by method calls).
+It then links each read to the cell run that last wrote it and publishes the
 :class:`~flowrec.record.CellRecord` as a display output of the cell.
 
 Rules kept here: the recorder never changes what user code does and never
@@ -234,7 +234,7 @@ class Recorder:
         return record
 
     def _fallback_record(self, run: _CellRun, result: Any, failure: Exception) -> CellRecord:
-        """Build a record that keeps the cell's place in the flow and says why it is empty."""
+        """Build a record that keeps the cell's place in the flow and notes why it is empty."""
         return CellRecord(
             session=self.session,
             execution_count=getattr(result, "execution_count", None),
