@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flowrec.fingerprints import CHUNK_BYTES, Fingerprint, fingerprint
+from flowrec.fingerprints import Fingerprint, fingerprint
+from flowrec.hashing import CHUNK_BYTES
 
 
 def digest(value):
@@ -334,3 +335,208 @@ def test_stable_across_processes_and_hash_seeds():
         results.append(json.loads(completed.stdout))
     assert results[0] == results[1]
     assert all(results[0].values())
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.array([1, None, 3], dtype="Int64"),
+        pd.array([True, None, False], dtype="boolean"),
+        pd.array([1.5, None, 2.5], dtype="Float64"),
+        pd.Categorical(["low", "high", "low"], categories=["low", "high"], ordered=True),
+        pd.date_range("2024-01-01", periods=3, tz="Europe/Paris"),
+        pd.array(["a", None, "c"], dtype="string"),
+        pd.Series(["x", "y", None], dtype=object),
+        pd.period_range("2024-01", periods=3, freq="M"),
+        pd.timedelta_range("1s", periods=3),
+    ],
+    ids=["Int64", "boolean", "Float64", "categorical", "datetime-tz", "string", "object",
+         "period", "timedelta"],
+)
+def test_pandas_column_kinds(column):
+    """Every pandas column kind hashes stably, and a changed value changes the digest."""
+    frame = pd.DataFrame({"c": column})
+    first = fingerprint(frame)
+    assert not first.opaque, first.opaque_reason
+    assert first.digest == fingerprint(frame.copy()).digest
+    changed = frame.iloc[[1, 0, 2]].reset_index(drop=True)
+    assert fingerprint(changed).digest != first.digest
+
+
+def test_nullable_mask_hides_stale_bytes():
+    """The bytes under a missing nullable value do not count."""
+    first = pd.array([1, 2, 3], dtype="Int64")
+    second = pd.array([1, 9, 3], dtype="Int64")
+    first[1] = pd.NA
+    second[1] = pd.NA
+    assert digest(pd.Series(first)) == digest(pd.Series(second))
+
+
+def test_string_storage_does_not_matter():
+    """A string column hashes alike whether pandas keeps it in Python or in Arrow."""
+    pytest.importorskip("pyarrow")
+    python = pd.Series(["a", "bb", None], dtype=pd.StringDtype("python", na_value=np.nan))
+    arrow = pd.Series(["a", "bb", None], dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    assert digest(python) == digest(arrow)
+
+
+def test_frame_block_layout_does_not_matter():
+    """Equal frames hash alike whether or not pandas consolidated their blocks."""
+    built = pd.DataFrame({"a": [1.0, 2.0]})
+    built["b"] = [3.0, 4.0]
+    built["c"] = ["x", "y"]
+    consolidated = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0], "c": ["x", "y"]})
+    assert len(built._mgr.blocks) != len(consolidated._mgr.blocks)
+    assert digest(built) == digest(consolidated)
+
+
+def test_multiindex_content():
+    """A MultiIndex hashes by its labels, not by how its levels are stored."""
+    first = pd.MultiIndex.from_tuples([("b", 1), ("a", 2)], names=["k", "n"])
+    second = pd.MultiIndex.from_arrays([["b", "a"], [1, 2]], names=["k", "n"])
+    assert digest(first) == digest(second)
+    assert digest(first) != digest(first.set_names(["k", "m"]))
+
+
+def test_function_code_defaults_closure():
+    """A function's code, defaults and closure values are part of its digest."""
+
+    def make(offset):
+        def shift(x, scale=2):
+            return x * scale + offset
+
+        return shift
+
+    assert digest(make(1)) == digest(make(1))
+    assert digest(make(1)) != digest(make(2))
+
+    def other(x, scale=3):
+        return x * scale
+
+    def same_body(x, scale=2):
+        return x * scale
+
+    assert digest(other) != digest(same_body)
+
+
+def test_class_and_module_versions():
+    """Classes and modules hash by name and their package's version."""
+    assert digest(np) == digest(np)
+    assert digest(np.ndarray) != digest(pd.DataFrame)
+    assert fingerprint(np).kind == "object"
+
+
+def test_sklearn_estimator_fitted_state():
+    """An estimator's parameters and fitted attributes are part of its digest."""
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    features = np.arange(20, dtype=float).reshape(10, 2)
+    target = np.array([0, 1] * 5)
+    first = linear_model.LogisticRegression().fit(features, target)
+    second = linear_model.LogisticRegression().fit(features, target)
+    assert digest(first) == digest(second)
+    assert digest(first) != digest(linear_model.LogisticRegression(C=0.5).fit(features, target))
+    assert digest(first) != digest(linear_model.LogisticRegression())
+
+
+def test_matplotlib_figure_data():
+    """A figure hashes by the data it draws, not its pixels or object ids."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def draw(values, title):
+        figure, axes = plt.subplots()
+        axes.plot(values, label="series")
+        axes.scatter([1, 2], [3, 4])
+        axes.set_title(title)
+        axes.bar([0, 1], [2, 3])
+        axes.imshow(np.eye(2))
+        return figure
+
+    first, second = draw([1, 2, 3], "t"), draw([1, 2, 3], "t")
+    assert not fingerprint(first).opaque
+    assert digest(first) == digest(second)
+    assert digest(first) != digest(draw([1, 2, 4], "t"))
+    assert digest(first) != digest(draw([1, 2, 3], "other"))
+    assert digest(first.axes[0]) == digest(second.axes[0])
+    line = first.axes[0].get_lines()[0]
+    assert "image output" in fingerprint(line).opaque_reason
+    plt.close("all")
+
+
+def test_scipy_sparse_canonical():
+    """Equal sparse matrices hash alike in any storage format."""
+    sparse = pytest.importorskip("scipy.sparse")
+    dense = np.array([[0, 1.5], [2.0, 0]])
+    assert digest(sparse.csr_matrix(dense)) == digest(sparse.coo_matrix(dense))
+    assert digest(sparse.csr_matrix(dense)) != digest(sparse.csr_matrix(dense * 2))
+
+
+def test_pyarrow_table():
+    """Arrow tables hash by schema and content, whatever their chunking."""
+    pa = pytest.importorskip("pyarrow")
+    table = pa.table({"x": [1, 2, 3], "s": ["a", "b", None]})
+    rechunked = pa.concat_tables([table.slice(0, 1), table.slice(1)])
+    assert digest(table) == digest(rechunked)
+    assert digest(table) != digest(table.rename_columns(["y", "s"]))
+
+
+def test_polars_frame():
+    """polars frames hash by column names, dtypes and values."""
+    pl = pytest.importorskip("polars")
+    frame = pl.DataFrame({"x": [1, 2], "s": ["a", None]})
+    assert digest(frame) == digest(frame.clone())
+    assert digest(frame) != digest(frame.with_columns(pl.col("x") * 2))
+
+
+def test_xarray_data_array():
+    """xarray objects hash by dims, coordinates, values and attributes."""
+    xr = pytest.importorskip("xarray")
+    array = xr.DataArray(np.arange(4.0), dims=["t"], coords={"t": [0, 1, 2, 3]}, name="v")
+    assert digest(array) == digest(array.copy())
+    assert digest(array) != digest(array.assign_coords(t=[1, 2, 3, 4]))
+    assert digest(xr.Dataset({"v": array})) != digest(xr.Dataset({"w": array}))
+
+
+def test_torch_tensor():
+    """CPU tensors hash by dtype, shape and values."""
+    torch = pytest.importorskip("torch")
+    tensor = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    assert digest(tensor) == digest(tensor.clone())
+    assert digest(tensor) != digest(tensor.T.contiguous())
+
+
+def test_fraction_and_dataclass():
+    """Fractions and dataclass instances hash by value."""
+    import fractions
+
+    assert digest(fractions.Fraction(1, 3)) == digest(fractions.Fraction(2, 6))
+    assert digest(fractions.Fraction(1, 3)) != digest(fractions.Fraction(1, 4))
+
+
+def test_list_fast_path_matches_content():
+    """Equal lists of strings hash alike whether or not they share string objects."""
+    shared = "value"
+    built = "".join(["val", "ue"])
+    assert built is not shared
+    assert digest([shared, shared]) == digest([shared, built])
+    assert digest({"a": shared, "b": shared}) == digest({"a": shared, "b": built})
+    assert digest([1, "a", None, True]) != digest([1, "a", None, 1])
+
+
+def test_large_array_statistics_sampled():
+    """Statistics of very large arrays come from a fixed sample, and say so."""
+    summary = fingerprint(np.linspace(0.0, 1.0, 3_000_000)).summary
+    assert summary.sampled_statistics
+    assert summary.count == 3_000_000
+    assert summary.min == 0.0
+    assert summary.max == 1.0
+    assert abs(summary.mean - 0.5) < 1e-3
+
+
+def test_float_frame_summary_row_major():
+    """A frame's float summary lists values row by row over the float columns."""
+    frame = pd.DataFrame({"a": [1.0, 2.0], "label": ["x", "y"], "b": [10.0, 20.0]})
+    summary = fingerprint(frame).summary
+    assert [value for _, value in summary.sample] == [1.0, 10.0, 2.0, 20.0]
+    assert summary.rest is not None

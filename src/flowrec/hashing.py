@@ -1,0 +1,609 @@
+"""The tagged, length-prefixed encoding behind every fingerprint.
+
+:class:`Encoder` feeds a value into an xxh3-128 hasher. Each part of the
+encoding starts with a tag naming its kind and a length, so values of
+different types or structure never share an encoding. Containers of plain
+scalars, numpy arrays and pandas columns take bulk paths that run at C
+speed; everything else is walked item by item.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import enum
+import io
+import math
+import pickle
+import socket
+import struct
+import sys
+import threading
+import types
+from typing import Any
+
+import numpy as np
+import xxhash
+
+from . import hashing_extras
+
+CHUNK_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 200
+MAX_NODES = 200_000
+
+_NAN_BYTES = struct.pack("<d", float("nan"))
+_LENGTH = struct.Struct("<Q")
+# Scalars whose pickled form depends on their value alone once the pickle
+# memo is off. Floats are left out: their NaN payloads need canonical bytes.
+_PLAIN_SCALARS = frozenset({int, str, bytes, bool, type(None)})
+_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+_UNREADABLE_TYPES: tuple[tuple[Any, str], ...] = (
+    (types.GeneratorType, "a generator would be consumed"),
+    (types.AsyncGeneratorType, "an async generator would be consumed"),
+    (types.CoroutineType, "a coroutine cannot be read without running it"),
+    (io.IOBase, "an open file or stream is not read"),
+    (socket.socket, "a socket is not read"),
+    (_LOCK_TYPES, "a lock has no content to compare"),
+    (threading.Thread, "a thread has no content to compare"),
+    (types.FrameType, "a frame has no stable content"),
+    (collections.abc.Iterator, "an iterator would be consumed"),
+)
+
+
+class Opaque(Exception):
+    """Raised inside the encoder when a value cannot be fingerprinted; the message is the reason."""
+
+
+class Encoder:
+    """Feeds one value's encoding into an xxh3-128 hasher."""
+
+    def __init__(self) -> None:
+        self.hasher = xxhash.xxh3_128()
+        self.nodes = 0
+        self.stack: list[int] = []
+        # Digest of the non-float content of the top-level Series or DataFrame.
+        self.rest_digest: str | None = None
+        # Columns of the top-level DataFrame, so callers need not split it again.
+        self.top_columns: list[Any] | None = None
+
+    def hexdigest(self) -> str:
+        return self.hasher.hexdigest()
+
+    def digest_of(self, value: Any) -> str:
+        """Return the digest of ``value`` alone, sharing this encoder's budget and cycle stack."""
+        sub = Encoder()
+        sub.nodes = self.nodes
+        sub.stack = self.stack
+        sub.feed(value)
+        self.nodes = sub.nodes
+        return sub.hexdigest()
+
+    def tag(self, tag: bytes, payload: bytes = b"") -> None:
+        self.hasher.update(tag + _LENGTH.pack(len(payload)) + payload)
+
+    def text(self, tag: bytes, value: str) -> None:
+        self.tag(tag, value.encode("utf-8", "surrogatepass"))
+
+    def count(self, tag: bytes, number: int) -> None:
+        self.hasher.update(tag + _LENGTH.pack(number))
+
+    def feed(self, value: Any) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise Opaque(f"more than {MAX_NODES} nested values")
+        if len(self.stack) > MAX_DEPTH:
+            raise Opaque(f"nested deeper than {MAX_DEPTH} levels")
+        ident = id(value)
+        if ident in self.stack:
+            # A cycle: encode the distance back to the container it refers to.
+            self.count(b"cycle", len(self.stack) - self.stack.index(ident))
+            return
+        self.stack.append(ident)
+        try:
+            self._dispatch(value)
+        finally:
+            self.stack.pop()
+
+    def _dispatch(self, value: Any) -> None:
+        cls = type(value)
+        if value is None:
+            self.tag(b"none")
+        elif cls is bool:
+            self.tag(b"bool", b"1" if value else b"0")
+        elif cls is int:
+            self.text(b"int", str(value))
+        elif cls is float:
+            self.tag(b"float", float_bytes(value))
+        elif cls is complex:
+            self.tag(b"complex", float_bytes(value.real) + float_bytes(value.imag))
+        elif cls is str:
+            self.text(b"str", value)
+        elif cls in (bytes, bytearray, memoryview):
+            self.tag(cls.__name__.encode(), bytes(value))
+        elif cls in (list, tuple):
+            self._feed_sequence(cls.__name__.encode(), value)
+        elif cls is dict:
+            self._feed_dict(value)
+        elif cls in (set, frozenset):
+            digests = sorted(self.digest_of(item) for item in value)
+            self.tag(cls.__name__.encode(), "".join(digests).encode())
+        elif isinstance(value, np.ndarray):
+            self.feed_ndarray(value)
+        elif isinstance(value, np.generic):
+            self._feed_numpy_scalar(value)
+        elif is_pandas(value):
+            self._feed_pandas(value)
+        elif not hashing_extras.feed(self, value):
+            self._feed_object(value)
+
+    # Builtin containers.
+
+    def _feed_sequence(self, tag: bytes, value: list | tuple) -> None:
+        if value and type(value[0]) is float and set(map(type, value)) == {float}:
+            array = np.fromiter(value, dtype=np.float64, count=len(value))
+            self.count(b"floats:" + tag, len(value))
+            self.hasher.update(canonical_nan(array))
+            return
+        if self._feed_plain(value):
+            return
+        self.count(tag, len(value))
+        for item in value:
+            self.feed(item)
+
+    def _feed_dict(self, value: dict) -> None:
+        if not self._feed_plain(value):
+            self.feed_mapping(b"dict", value)
+
+    def _feed_plain(self, value: list | tuple | dict) -> bool:
+        """Feed a tree of builtin containers and scalars as one pickle, if it is one."""
+        payload = plain_pickle(value)
+        if payload is None:
+            return False
+        self.nodes += len(payload) // 16  # an estimate of the nested values, for the budget
+        if self.nodes > MAX_NODES:
+            raise Opaque(f"more than {MAX_NODES} nested values")
+        self.tag(b"plain", payload)
+        return True
+
+    def feed_mapping(self, tag: bytes, mapping: dict) -> None:
+        self.count(tag, len(mapping))
+        for key, item in mapping.items():
+            self.feed(key)
+            self.feed(item)
+
+    # numpy.
+
+    def feed_ndarray(self, array: np.ndarray) -> None:
+        if isinstance(array, np.ma.MaskedArray):
+            self.text(b"masked", qualified_name(type(array)))
+            self.feed_ndarray(np.ma.getdata(array))
+            self.feed_ndarray(np.ma.getmaskarray(array))
+            return
+        if type(array) is not np.ndarray:
+            self.text(b"subclass", qualified_name(type(array)))
+        # One header for dtype and shape: small arrays are common in frames.
+        self.tag(b"ndarray", dtype_text(array.dtype).encode()
+                 + struct.pack(f"<{array.ndim}Q", *array.shape))
+        if array.dtype.hasobject:
+            self.feed_object_values(array.ravel(order="C") if array.ndim != 1 else array)
+            return
+        if array.size == 0:
+            return
+        # NOTE: array bytes are hashed as they are, so NaN payload bits count
+        # here; rewriting NaNs would cost a second pass over the memory.
+        self._update_c_order(array)
+
+    def _update_c_order(self, array: np.ndarray) -> None:
+        """Hash an array's bytes in C order, copying at most ``CHUNK_BYTES`` at a time."""
+        if array.flags.c_contiguous:
+            self.hasher.update(array.reshape(-1).view(np.uint8))
+            return
+        row_bytes = array[0:1].nbytes
+        if array.ndim > 1 and row_bytes > CHUNK_BYTES:
+            for row in array:
+                self._update_c_order(row)
+            return
+        rows_per_chunk = max(1, CHUNK_BYTES // max(1, row_bytes))
+        for start in range(0, array.shape[0], rows_per_chunk):
+            chunk = np.ascontiguousarray(array[start : start + rows_per_chunk])
+            self.hasher.update(chunk.reshape(-1).view(np.uint8))
+
+    def feed_object_values(self, values: np.ndarray) -> None:
+        """Feed a 1-d object array: strings in bulk, plain scalars pickled, others one by one."""
+        kinds = set(map(type, values))
+        if kinds == {str}:
+            lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+            self.count(b"strings", len(values))
+            self.hasher.update(lengths)
+            self.hasher.update("".join(values).encode("utf-8", "surrogatepass"))
+            return
+        if kinds <= _PLAIN_SCALARS:
+            self.tag(b"plain:objects", pickle_without_memo(values.tolist()))
+            return
+        self.count(b"objects", len(values))
+        for item in values:
+            self.feed(item)
+
+    def _feed_numpy_scalar(self, value: np.generic) -> None:
+        self.text(b"npscalar", dtype_text(value.dtype))
+        if value.dtype.hasobject:
+            self.feed(value.item())
+            return
+        raw = np.asarray(value).reshape(1)
+        if raw.dtype.kind in "fc":
+            self.hasher.update(canonical_nan(raw))
+        else:
+            self.hasher.update(np.ascontiguousarray(raw).view(np.uint8))
+
+    # pandas.
+
+    def _feed_pandas(self, value: Any) -> None:
+        import pandas as pd
+
+        top_level = len(self.stack) == 1
+        if isinstance(value, pd.DataFrame):
+            # Labels and each column are hashed apart, so the digest of the
+            # non-float part comes at no extra cost for tolerance checks.
+            labels = Encoder()
+            labels.feed_index(value.columns)
+            labels.feed_index(value.index)
+            rest = Encoder()
+            rest.tag(b"labels", labels.hasher.digest())
+            columns = frame_columns(value)
+            self.count(b"DataFrame", len(columns))
+            self.tag(b"labels", labels.hasher.digest())
+            for column in columns:
+                part = Encoder()
+                part.feed_column(column)
+                self.tag(b"column", part.hasher.digest())
+                is_float = isinstance(column, np.ndarray) and column.dtype.kind == "f"
+                rest.tag(b"column", dtype_name(column.dtype).encode() if is_float
+                         else part.hasher.digest())
+            if top_level:
+                self.rest_digest = rest.hexdigest()
+                self.top_columns = columns
+        elif isinstance(value, pd.Series):
+            labels = Encoder()
+            labels.feed(value.name)
+            labels.feed_index(value.index)
+            self.count(b"Series", len(value))
+            self.tag(b"labels", labels.hasher.digest())
+            self.feed_column(value.array)
+            if top_level:
+                self.rest_digest = labels.hexdigest()
+        else:
+            self.feed_index(value)
+
+    def feed_index(self, index: Any) -> None:
+        import pandas as pd
+
+        if isinstance(index, pd.RangeIndex):
+            self.tag(b"RangeIndex", struct.pack("<qqq", index.start, index.stop, index.step))
+            self.feed(index.name)
+        elif isinstance(index, pd.MultiIndex):
+            self.count(b"MultiIndex", index.nlevels)
+            self.feed(list(index.names))
+            for level in range(index.nlevels):
+                self.feed_column(index.get_level_values(level).array)
+        else:
+            self.text(b"Index", type(index).__name__)
+            self.feed(index.name)
+            self.feed_column(index.array)
+
+    def feed_column(self, values: Any) -> None:
+        """Feed one pandas column: a numpy array or an extension array, with its dtype."""
+        self.text(b"dtype", dtype_name(values.dtype))
+        if isinstance(values, np.ndarray):
+            self.feed_ndarray(values)
+            return
+        if type(values.dtype).__name__ == "StringDtype":
+            self._feed_string_column(values)
+            return
+        # Checked first because most extension arrays (strings, datetimes with
+        # a time zone, periods) keep a numpy array here.
+        backing = getattr(values, "_ndarray", None)
+        if isinstance(backing, np.ndarray):
+            self.feed_ndarray(backing)
+            return
+        categories = getattr(values, "categories", None)
+        codes = getattr(values, "codes", None)
+        if categories is not None and codes is not None:
+            self.feed_index(categories)
+            self.feed_ndarray(np.asarray(codes))
+            return
+        data, mask = getattr(values, "_data", None), getattr(values, "_mask", None)
+        if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray):
+            # Nullable integer, float and boolean columns: values where not
+            # masked, so the bytes under a missing value never count.
+            self.feed_ndarray(np.where(mask, np.zeros(1, dtype=data.dtype), data))
+            self.feed_ndarray(mask)
+            return
+        # Arrow-backed and other extension arrays: their values as Python
+        # objects, encoded as the numpy-backed storage of the same dtype is.
+        self.feed_ndarray(np.asarray(values, dtype=object).reshape(-1))
+
+    def _feed_string_column(self, values: Any) -> None:
+        """Feed a pandas string column as validity, UTF-8 byte lengths and UTF-8 data.
+
+        Arrow-backed columns are read from their buffers; Python-backed ones
+        are encoded string by string. Both give the same bytes for the same
+        content, so the storage choice never changes a digest.
+        """
+        parts = _arrow_string_parts(values)
+        if parts is None:
+            objects = np.asarray(values, dtype=object).reshape(-1)
+            import pandas as pd
+
+            valid = ~np.asarray(pd.isna(objects), dtype=bool)
+            encoded = [item.encode("utf-8", "surrogatepass") for item in objects[valid]]
+            lengths = np.zeros(len(objects), dtype=np.int64)
+            lengths[valid] = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+            parts = valid, lengths, b"".join(encoded)
+        valid, lengths, data = parts
+        self.count(b"strings", len(valid))
+        self.hasher.update(valid.view(np.uint8))
+        self.hasher.update(lengths)
+        self.hasher.update(data)
+
+    # Other objects.
+
+    def _feed_object(self, value: Any) -> None:
+        cls = type(value)
+        for unreadable, reason in _UNREADABLE_TYPES:
+            if isinstance(value, unreadable):
+                raise Opaque(reason)
+        if isinstance(value, enum.Enum):
+            self.text(b"enum", qualified_name(cls))
+            self.text(b"member", value.name)
+        elif isinstance(value, types.ModuleType):
+            self.text(b"module", value.__name__)
+            self.feed(module_version(value.__name__))
+        elif isinstance(value, type):
+            self.text(b"class", qualified_name(value))
+            self.feed(module_version(getattr(value, "__module__", "") or ""))
+        elif isinstance(value, types.FunctionType):
+            self._feed_function(value)
+        elif isinstance(value, (types.BuiltinFunctionType, types.MethodWrapperType)):
+            self.text(b"builtin", f"{getattr(value, '__module__', '')}.{value.__qualname__}")
+        elif isinstance(value, types.MethodType):
+            self.tag(b"method")
+            self._feed_function(value.__func__)
+            self.feed(value.__self__)
+        elif isinstance(value, types.CodeType):
+            self._feed_code(value)
+        elif dataclasses.is_dataclass(value) or hasattr(value, "__dict__") or hasattr(cls, "__slots__"):
+            self._feed_instance(value)
+        else:
+            self._feed_pickle(value)
+
+    def _feed_function(self, function: types.FunctionType) -> None:
+        self.text(b"function", f"{function.__module__}.{function.__qualname__}")
+        self._feed_code(function.__code__)
+        self.feed(function.__defaults__)
+        self.feed(function.__kwdefaults__)
+        for cell in function.__closure__ or ():
+            try:
+                self.feed(cell.cell_contents)
+            except ValueError:
+                self.tag(b"emptycell")
+
+    def _feed_code(self, code: types.CodeType) -> None:
+        self.tag(b"code", code.co_code)
+        self.feed(code.co_names)
+        self.feed(code.co_varnames)
+        for const in code.co_consts:
+            self.feed(const)
+
+    def _feed_instance(self, value: Any) -> None:
+        cls = type(value)
+        self.text(b"instance", qualified_name(cls))
+        # Subclasses of builtin containers (namedtuples, OrderedDict, ...) keep
+        # their items as well as their attributes.
+        if isinstance(value, (tuple, list)):
+            self.feed(list(value))
+        elif isinstance(value, dict):
+            self.feed(dict(value))
+        elif isinstance(value, (set, frozenset)):
+            self.feed(frozenset(value))
+        state: dict[str, Any] = {}
+        for klass in cls.__mro__:
+            for slot in getattr(klass, "__slots__", ()):
+                if isinstance(slot, str) and slot not in ("__dict__", "__weakref__"):
+                    if hasattr(value, slot):
+                        state[slot] = getattr(value, slot)
+        instance_dict = getattr(value, "__dict__", None)
+        if isinstance(instance_dict, dict):
+            state.update(instance_dict)
+        if not state and not isinstance(value, (tuple, list, dict, set, frozenset)):
+            self._feed_pickle(value)
+            return
+        self.feed_mapping(b"state", state)
+
+    def _feed_pickle(self, value: Any) -> None:
+        buffers: list[pickle.PickleBuffer] = []
+        try:
+            payload = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        except Exception as error:  # any failure of a foreign __reduce__ makes the value opaque
+            raise Opaque(f"cannot be pickled: {type(error).__name__}: {error}") from error
+        self.tag(b"pickle", payload)
+        for buffer in buffers:
+            self.hasher.update(buffer.raw())
+
+
+class _PlainPickler(pickle.Pickler):
+    """A C pickler that accepts only builtin scalars and containers.
+
+    CPython calls ``reducer_override`` for every object except exact
+    builtin scalars, lists, tuples, dicts and sets, so any other object
+    aborts the pickle at C speed.
+    """
+
+    def reducer_override(self, obj: Any) -> Any:
+        raise _NotPlain
+
+
+class _NotPlain(Exception):
+    pass
+
+
+_PLAIN_CONTAINERS = frozenset({list, tuple, dict})
+_PLAIN_TREE_KINDS = _PLAIN_SCALARS | {float} | _PLAIN_CONTAINERS
+_PLAIN_MAX_DEPTH = 8
+
+
+def is_plain_tree(value: list | tuple | dict, depth: int = 0) -> bool:
+    """Return whether ``value`` holds only builtin scalars, lists, tuples and dicts, and no NaN.
+
+    Sets are excluded because their pickled order follows the salted string
+    hash, and NaN because its payload bits would count in the pickle.
+    """
+    if depth > _PLAIN_MAX_DEPTH:
+        return False
+    groups = (value.keys(), value.values()) if type(value) is dict else (value,)
+    for items in groups:
+        kinds = set(map(type, items))
+        if not kinds <= _PLAIN_TREE_KINDS:
+            return False
+        if float in kinds and any(item != item for item in items if type(item) is float):
+            return False
+        nested = kinds & _PLAIN_CONTAINERS
+        if nested and not all(is_plain_tree(item, depth + 1)
+                              for item in items if type(item) in nested):
+            return False
+    return True
+
+
+def plain_pickle(value: Any) -> bytes | None:
+    """Pickle a tree of builtin scalars and containers, or return None if it is not one.
+
+    The memo is off, so equal content gives equal bytes whatever objects are
+    shared.
+    """
+    if not is_plain_tree(value):
+        return None
+    stream = io.BytesIO()
+    pickler = _PlainPickler(stream, protocol=5)
+    pickler.fast = True
+    try:
+        pickler.dump(value)
+    except (_NotPlain, RecursionError, ValueError, pickle.PicklingError):
+        return None
+    return stream.getvalue()
+
+
+def _arrow_string_parts(values: Any) -> tuple[np.ndarray, np.ndarray, Any] | None:
+    """Return (validity, byte lengths, data) of an Arrow string column, or None.
+
+    None means the column is not Arrow-backed or has a layout read more
+    safely through Python objects (string views, null slots with data).
+    """
+    chunked = getattr(values, "_pa_array", None)
+    if chunked is None:
+        return None
+    import pyarrow as pa
+
+    array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+    if pa.types.is_string(array.type):
+        offset_type = np.int32
+    elif pa.types.is_large_string(array.type):
+        offset_type = np.int64
+    else:
+        return None
+    buffers = array.buffers()
+    count = len(array)
+    offsets = np.frombuffer(buffers[1], dtype=offset_type, count=count + 1,
+                            offset=array.offset * np.dtype(offset_type).itemsize)
+    lengths = np.diff(offsets).astype(np.int64)
+    if array.null_count:
+        valid = np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        if lengths[~valid].any():
+            return None
+    else:
+        valid = np.ones(count, dtype=bool)
+    start, end = int(offsets[0]), int(offsets[-1])
+    data = memoryview(buffers[2])[start:end] if buffers[2] is not None else b""
+    return valid, lengths, data
+
+
+def pickle_without_memo(value: Any) -> bytes:
+    """Pickle ``value`` with the memo off, so equal content gives equal bytes.
+
+    With the memo on, a string object repeated by reference pickles shorter
+    than the same text held in two separate objects.
+    """
+    stream = io.BytesIO()
+    pickler = pickle.Pickler(stream, protocol=5)
+    pickler.fast = True
+    pickler.dump(value)
+    return stream.getvalue()
+
+
+def canonical_nan(array: np.ndarray) -> np.ndarray:
+    """Return the bytes of a flat float array with every NaN set to one bit pattern.
+
+    The input is only copied when it contains a NaN; otherwise it is viewed in place.
+    """
+    if array.dtype.kind == "c":
+        parts = array.view(array.real.dtype)
+        if np.isnan(parts).any():
+            parts = np.where(np.isnan(parts), np.nan, parts).astype(parts.dtype)
+        return parts.view(np.uint8)
+    if np.isnan(array).any():
+        array = np.where(np.isnan(array), np.nan, array).astype(array.dtype)
+    return array.view(np.uint8)
+
+
+def frame_columns(frame: Any) -> list[Any]:
+    """Return a DataFrame's columns as numpy or extension arrays, in column order, without copies.
+
+    Reads pandas' block manager when it is there, and falls back to one
+    column at a time.
+    """
+    try:
+        columns: list[Any] = [None] * frame.shape[1]
+        for block in frame._mgr.blocks:
+            positions = block.mgr_locs.as_array
+            values = block.values
+            if isinstance(values, np.ndarray) and values.ndim == 2:
+                for row, position in enumerate(positions):
+                    columns[position] = values[row]
+            else:
+                columns[positions[0]] = values
+        if all(column is not None for column in columns):
+            return columns
+    except (AttributeError, IndexError, TypeError):
+        pass
+    return [frame.iloc[:, position].array for position in range(frame.shape[1])]
+
+
+def float_bytes(value: float) -> bytes:
+    return _NAN_BYTES if math.isnan(value) else struct.pack("<d", value)
+
+
+def dtype_name(dtype: Any) -> str:
+    """Return a numpy dtype's code (fast) or an extension dtype's name."""
+    return dtype.str if isinstance(dtype, np.dtype) else str(dtype)
+
+
+def dtype_text(dtype: np.dtype) -> str:
+    return str(dtype.descr) if dtype.fields else dtype.str
+
+
+def qualified_name(cls: type) -> str:
+    module = getattr(cls, "__module__", None) or ""
+    name = getattr(cls, "__qualname__", cls.__name__)
+    return name if module == "builtins" else f"{module}.{name}"
+
+
+def module_version(module_name: str) -> str | None:
+    """Return the ``__version__`` of a loaded module's top-level package, if it has one."""
+    top = sys.modules.get(module_name.partition(".")[0])
+    version = getattr(top, "__version__", None)
+    return version if isinstance(version, str) else None
+
+
+def is_pandas(value: Any) -> bool:
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        return False
+    return isinstance(value, (pandas.DataFrame, pandas.Series, pandas.Index))

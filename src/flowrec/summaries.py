@@ -1,0 +1,199 @@
+"""Numeric summaries of floating values, for "close within tolerance" judgements.
+
+Small values (at most ``FULL_VALUES_LIMIT`` floats) keep every value.
+Larger ones keep ``SAMPLE_SIZE`` values at evenly spaced positions. Beyond
+``EXACT_STATISTICS_LIMIT`` floats, the statistics and the NaN and infinity
+counts are computed on a fixed sample of ``STATISTICS_SAMPLE`` positions,
+because a full pass per statistic would cost several times the hashing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .hashing import frame_columns, is_pandas
+
+if TYPE_CHECKING:
+    from .fingerprints import NumericSummary
+
+FULL_VALUES_LIMIT = 256
+SAMPLE_SIZE = 64
+EXACT_STATISTICS_LIMIT = 1 << 20
+STATISTICS_SAMPLE = 1 << 16
+
+
+class _FloatGrid:
+    """Floating values seen as a flat C-ordered sequence, without copying them all.
+
+    ``take`` maps sorted int64 positions to float64 values; ``everything``
+    returns all values as one flat array, a view where the layout allows it.
+    """
+
+    def __init__(self, count: int, take, everything) -> None:
+        self.count = count
+        self.take = take
+        self.everything = everything
+
+
+def numeric_summary(value: Any, rest: str | None = None,
+                    columns: list[Any] | None = None) -> NumericSummary | None:
+    """Summarize the floating values of ``value``, or return None if it has none.
+
+    ``rest`` is the digest of a pandas object's non-float content and
+    ``columns`` a DataFrame's columns, both computed by the encoder while it
+    hashed the value.
+    """
+    from .fingerprints import NumericSummary
+
+    grid = _float_grid(value, columns)
+    if grid is None:
+        return None
+    if isinstance(grid, list):
+        return _small_summary(grid, rest)
+    count = grid.count
+    if count <= FULL_VALUES_LIMIT:
+        return _small_summary(grid.everything().tolist(), rest)
+    if count <= EXACT_STATISTICS_LIMIT:
+        values = grid.everything()
+        sampled_statistics = False
+    else:
+        values = grid.take(_spread(count, STATISTICS_SAMPLE))
+        sampled_statistics = True
+    finite_mask = np.isfinite(values)
+    nan = int(np.isnan(values).sum())
+    inf = int(values.size) - nan - int(finite_mask.sum())
+    finite = values if nan == 0 and inf == 0 else values[finite_mask]
+    if finite.size:
+        minimum, maximum = float(finite.min()), float(finite.max())
+        mean = float(finite.mean())
+        deviations = finite - mean
+        std = math.sqrt(float(np.dot(deviations, deviations)) / finite.size)
+    else:
+        minimum = maximum = mean = std = None
+    if sampled_statistics:
+        scale = count / values.size
+        nan, inf = round(nan * scale), round(inf * scale)
+    if count <= FULL_VALUES_LIMIT:
+        positions = np.arange(count, dtype=np.int64)
+        complete = True
+    else:
+        positions = _spread(count, SAMPLE_SIZE)
+        complete = False
+    sample_values = grid.take(positions) if not complete else values
+    sample = tuple(zip(positions.tolist(), sample_values.tolist()))
+    return NumericSummary(count, nan, inf, minimum, maximum, mean, std, sample, complete,
+                          rest, sampled_statistics)
+
+
+def _small_summary(values: list[float], rest: str | None) -> NumericSummary:
+    """Summarize a few values in plain Python, which beats numpy's per-call cost here."""
+    from .fingerprints import NumericSummary
+
+    finite = [value for value in values if value - value == 0]  # false for NaN and infinities
+    nan = sum(1 for value in values if value != value)
+    inf = len(values) - len(finite) - nan
+    if finite:
+        mean = math.fsum(finite) / len(finite)
+        std = math.sqrt(math.fsum((value - mean) ** 2 for value in finite) / len(finite))
+        minimum, maximum = min(finite), max(finite)
+    else:
+        minimum = maximum = mean = std = None
+    sample = tuple(enumerate(values))
+    return NumericSummary(len(values), nan, inf, minimum, maximum, mean, std, sample, True, rest)
+
+
+def _spread(count: int, size: int) -> np.ndarray:
+    """Return up to ``size`` evenly spaced positions in ``range(count)``, first and last included."""
+    return np.unique(np.linspace(0, count - 1, min(size, count)).astype(np.int64))
+
+
+def _array_grid(array: np.ndarray) -> _FloatGrid:
+    """View a float or complex array as a flat grid; complex values count as two floats."""
+    if array.dtype.kind == "c":
+        shape = (*array.shape, 2)
+
+        def take(positions: np.ndarray) -> np.ndarray:
+            index = np.unravel_index(positions, shape)
+            pairs = array[index[:-1]] if array.ndim else np.broadcast_to(array, (len(positions),))
+            return np.where(index[-1] == 0, pairs.real, pairs.imag).astype(np.float64)
+
+        def everything() -> np.ndarray:
+            return np.ascontiguousarray(array).view(array.real.dtype).reshape(-1).astype(np.float64)
+
+        return _FloatGrid(array.size * 2, take, everything)
+
+    def take(positions: np.ndarray) -> np.ndarray:
+        if array.ndim == 0:
+            return np.full(len(positions), float(array), dtype=np.float64)
+        if array.flags.c_contiguous:
+            return array.reshape(-1)[positions].astype(np.float64)
+        return array[np.unravel_index(positions, array.shape)].astype(np.float64)
+
+    def everything() -> np.ndarray:
+        return np.ascontiguousarray(array).reshape(-1).astype(np.float64, copy=False)
+
+    return _FloatGrid(array.size, take, everything)
+
+
+def _float_grid(value: Any, columns: list[Any] | None) -> _FloatGrid | list[float] | None:
+    """Return the floating values as a grid, or as a plain list when there are only a few."""
+    cls = type(value)
+    if cls is float:
+        return [value]
+    if cls is complex:
+        return _array_grid(np.asarray([value], dtype=np.complex128))
+    if isinstance(value, np.ndarray) and not isinstance(value, np.ma.MaskedArray):
+        return _array_grid(value) if value.dtype.kind in "fc" else None
+    if isinstance(value, np.generic) and value.dtype.kind in "fc":
+        return _array_grid(np.asarray([value]))
+    if cls in (list, tuple) and value and all(type(item) is float for item in value[:8]):
+        if set(map(type, value)) == {float}:
+            return _array_grid(np.fromiter(value, dtype=np.float64, count=len(value)))
+        return None
+    if is_pandas(value):
+        return _pandas_grid(value, columns)
+    return None
+
+
+def _pandas_grid(value: Any, all_columns: list[Any] | None) -> _FloatGrid | list[float] | None:
+    import pandas as pd
+
+    if isinstance(value, pd.Series):
+        values = value.array
+        backing = getattr(values, "_ndarray", values)
+        if isinstance(backing, np.ndarray) and backing.dtype.kind in "fc":
+            return _array_grid(backing)
+        return None
+    if not isinstance(value, pd.DataFrame):
+        return None
+    if all_columns is None:
+        all_columns = frame_columns(value)
+    columns = [column for column in all_columns
+               if isinstance(column, np.ndarray) and column.dtype.kind == "f"]
+    if not columns:
+        return None
+    rows = len(value)
+    width = len(columns)
+    if rows * width <= FULL_VALUES_LIMIT:
+        if width == 1:
+            return columns[0].tolist()
+        return [float(item) for row in zip(*(column.tolist() for column in columns))
+                for item in row]
+
+    def take(positions: np.ndarray) -> np.ndarray:
+        # Row-major over the float columns: position = row * width + column.
+        row, column = np.divmod(positions, width)
+        out = np.empty(len(positions), dtype=np.float64)
+        for index, array in enumerate(columns):
+            selected = column == index
+            if selected.any():
+                out[selected] = array[row[selected]]
+        return out
+
+    def everything() -> np.ndarray:
+        return np.column_stack(columns).reshape(-1).astype(np.float64, copy=False)
+
+    return _FloatGrid(rows * width, take, everything)
