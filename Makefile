@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "flowrec needs Python 3.10 or newer; set PYTHON=python3.x")'
 	$(PYTHON) -m venv $(VENV) || { echo "cannot create a virtual environment: on Debian or Ubuntu run 'apt-get install python3-venv'"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
 demo: venv

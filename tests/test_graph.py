@@ -55,4 +55,5 @@ def test_json_form():
     data = graph.to_json()
     assert data["version"] == 1
     assert [node["key"] for node in data["nodes"]] == ["a", "b"]
-    assert data["edges"] == [{"source": "a", "target": "b", "variables": ["x"], "kind": "data"}]
+    assert data["edges"] == [{"source": "a", "target": "b", "variables": ["x"], "files": [],
+                              "kind": "data"}]

@@ -27,6 +27,9 @@ class CellAnalysis:
     deletes: list[str] = field(default_factory=list)
     mutations: list[str] = field(default_factory=list)
     star_import: bool = False
+    # The cell may bind or rebind names that its source does not show: exec,
+    # eval, globals(), vars(), locals(), %run, or a star import.
+    dynamic_namespace: bool = False
     syntax_error: str | None = None
 
 
@@ -39,7 +42,31 @@ def analyze_cell(source: str) -> CellAnalysis:
     visitor = _ModuleVisitor()
     for statement in tree.body:
         visitor.visit(statement)
+    visitor.result.dynamic_namespace = visitor.result.star_import or _touches_namespace(tree)
     return visitor.result
+
+
+_NAMESPACE_FUNCTIONS = frozenset({"exec", "eval", "globals", "vars", "locals", "setattr",
+                                  "__import__"})
+_NAMESPACE_MAGICS = frozenset({"run", "store", "load", "reset", "reset_selective", "who_ls",
+                               "xdel", "macro", "recall"})
+
+
+def _touches_namespace(tree: ast.AST) -> bool:
+    """Return whether the code can change global names without naming them."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        function = node.func
+        if isinstance(function, ast.Name) and function.id in _NAMESPACE_FUNCTIONS:
+            return True
+        # IPython turns ``%run x.py`` into get_ipython().run_line_magic('run', 'x.py').
+        if (isinstance(function, ast.Attribute)
+                and function.attr in ("run_line_magic", "run_cell_magic", "magic")
+                and node.args and isinstance(node.args[0], ast.Constant)
+                and str(node.args[0].value).split(" ")[0] in _NAMESPACE_MAGICS):
+            return True
+    return False
 
 
 class _ModuleVisitor(ast.NodeVisitor):

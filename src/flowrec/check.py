@@ -18,6 +18,7 @@ from typing import Any
 from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare_runs
 from .errors import BadInputError, NotebookError
 from .execute import CHECK_METADATA_KEY, Execution, execute
+from .hashing import ENCODING_VERSION
 from .notebook import PARAMETERS_TAG, cell_entries, has_records, kernel_name_of, read_notebook
 
 log = logging.getLogger(__name__)
@@ -85,17 +86,22 @@ def run_check(options: CheckOptions) -> CheckResult:
     with tempfile.TemporaryDirectory(prefix="flowrec-check-") as scratch:
         scratch_dir = Path(scratch)
         run_path = output_path or scratch_dir / notebook_path.name
-        if has_records(entries):
+        outdated = _outdated_encoding(entries)
+        if has_records(entries) and outdated is None:
             reference_entries = entries
             reference_source = "records saved in the notebook"
             duration = 0.0
         else:
-            log.info("%s has no flowrec records: running it twice", notebook_path)
+            log.info("%s has no usable flowrec records: running it twice", notebook_path)
             first = execute(notebook_path.resolve(), scratch_dir / f"reference-{notebook_path.name}",
                             options.parameters, kernel, options.timeout)
             _check_started(kernel, first)
             reference_entries = cell_entries(first.notebook)
             reference_source = "a first run (the notebook had no saved records)"
+            if outdated is not None:
+                reference_source = (
+                    f"a first run (the saved records use fingerprint encoding {outdated}, this "
+                    f"flowrec uses {ENCODING_VERSION}; run and save the notebook to refresh them)")
             duration = first.duration
 
         rerun: Execution = execute(notebook_path.resolve(), run_path, options.parameters, kernel,
@@ -116,6 +122,14 @@ def run_check(options: CheckOptions) -> CheckResult:
         duration=duration + rerun.duration,
         record_errors=record_errors,
     )
+
+
+def _outdated_encoding(entries: list) -> int | None:
+    """Return the fingerprint encoding of saved records made by another flowrec, if any."""
+    for entry in entries:
+        if entry.record is not None and entry.record.encoding != ENCODING_VERSION:
+            return entry.record.encoding
+    return None
 
 
 def _check_parameters(path: Path, entries: list, parameters: dict[str, Any]) -> None:

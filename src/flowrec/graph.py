@@ -39,6 +39,7 @@ class FlowEdge:
     target: str
     variables: list[str]
     kind: str = "data"
+    files: list[str] = field(default_factory=list)
 
 
 class FlowGraph:
@@ -80,7 +81,10 @@ class FlowGraph:
                     continue
                 edge = edges.setdefault((source.key, node.key, "data"),
                                         FlowEdge(source.key, node.key, [], "data"))
-                edge.variables.append(link.name)
+                if link.kind == "file":
+                    edge.files.append(link.name)
+                else:
+                    edge.variables.append(link.name)
             for stage_name in node.record.after:
                 source = latest_stage.get(stage_name)
                 if source is not None and source is not node:
@@ -127,7 +131,8 @@ class FlowGraph:
                 for node in self.nodes
             ],
             "edges": [
-                {"source": e.source, "target": e.target, "variables": e.variables, "kind": e.kind}
+                {"source": e.source, "target": e.target, "variables": e.variables,
+                 "files": e.files, "kind": e.kind}
                 for e in self.edges
             ],
         }
@@ -156,6 +161,10 @@ class FlowGraph:
                 lines.append(f"    wrote  {name}{marker}: {describe_fingerprint(value)}")
             for name in record.deletes:
                 lines.append(f"    deleted {name}")
+            for access in record.files:
+                state = "missing" if access.missing else (
+                    f"{access.size} bytes {access.digest[:12]}" if access.digest else "not hashed")
+                lines.append(f"    {access.mode:6} file {access.path}: {state}")
             if node.missing_upstream:
                 lines.append(
                     "    read values written by no recorded cell: "

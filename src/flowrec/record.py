@@ -13,7 +13,9 @@ from typing import Any
 import xxhash
 
 from .errors import RecordFormatError
+from .files import FileAccess
 from .fingerprints import Fingerprint
+from .hashing import ENCODING_VERSION
 
 MIME_TYPE = "application/vnd.flowrec.stage+json"
 RECORD_VERSION = 1
@@ -32,6 +34,7 @@ class Upstream:
     stage: str | None
     execution_count: int | None
     digest: str
+    kind: str = "variable"  # or "file": then ``name`` is the file's path
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,12 +42,13 @@ class Upstream:
             "stage": self.stage,
             "execution_count": self.execution_count,
             "digest": self.digest,
+            "kind": self.kind,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Upstream:
         return cls(data["name"], data.get("stage"), data.get("execution_count"),
-                   data.get("digest", ""))
+                   data.get("digest", ""), data.get("kind", "variable"))
 
 
 @dataclass
@@ -69,12 +73,14 @@ class CellRecord:
     writes: dict[str, Fingerprint] = field(default_factory=dict)
     deletes: list[str] = field(default_factory=list)
     mutated: list[str] = field(default_factory=list)
+    files: list[FileAccess] = field(default_factory=list)
     upstream: list[Upstream] = field(default_factory=list)
     error: dict[str, str] | None = None
     packages: dict[str, str] = field(default_factory=dict)
     environment: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     version: int = RECORD_VERSION
+    encoding: int = ENCODING_VERSION
 
     @property
     def label(self) -> str:
@@ -94,6 +100,7 @@ class CellRecord:
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "version": self.version,
+            "encoding": self.encoding,
             "session": self.session,
             "stage": self.stage,
             "cell_id": self.cell_id,
@@ -107,6 +114,7 @@ class CellRecord:
             "writes": {name: fp.to_json() for name, fp in self.writes.items()},
             "deletes": list(self.deletes),
             "mutated": list(self.mutated),
+            "files": [access.to_json() for access in self.files],
             "upstream": [item.to_json() for item in self.upstream],
             "error": self.error,
             "packages": dict(self.packages),
@@ -130,6 +138,7 @@ class CellRecord:
         try:
             return cls(
                 version=version,
+                encoding=int(data.get("encoding", 1)),
                 session=str(data["session"]),
                 stage=data.get("stage"),
                 cell_id=data.get("cell_id"),
@@ -143,6 +152,7 @@ class CellRecord:
                 writes={k: Fingerprint.from_json(v) for k, v in data.get("writes", {}).items()},
                 deletes=list(data.get("deletes", [])),
                 mutated=list(data.get("mutated", [])),
+                files=[FileAccess.from_json(item) for item in data.get("files", [])],
                 upstream=[Upstream.from_json(item) for item in data.get("upstream", [])],
                 error=data.get("error"),
                 packages=dict(data.get("packages", {})),

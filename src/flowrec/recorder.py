@@ -14,7 +14,6 @@ logger and that one cell goes unrecorded.
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,22 +21,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .analysis import CellAnalysis, analyze_cell
-from .environment import PackageTracker, capture_environment
+from .changes import Watch, find_changes, watch_cell
+from .environment import PackageTracker, capture_environment, notebook_directory
+from .files import FileTracker, default_ignored_directories
 from .fingerprints import Fingerprint, fingerprint
 from .record import MIME_TYPE, CellRecord, Upstream, code_hash
 from .stage_line import StageOptions, StageLineError, parse_stage_cell
 
 log = logging.getLogger(__name__)
-
-# Names IPython and Python bind in the user namespace (output and input
-# history, __builtins__, __warningregistry__, ...). They are never part of a flow.
-_IPYTHON_NAME = re.compile(r"^(_+|_i+|_i?\d+|_[oid]h|__\w+__|_exit_code|In|Out|get_ipython|exit|quit)$")
-
-
-def is_tracked_name(name: str) -> bool:
-    """Return whether a global name can be part of the flow."""
-    return not _IPYTHON_NAME.match(name)
-
 
 @dataclass
 class _CellRun:
@@ -49,9 +40,7 @@ class _CellRun:
     analysis: CellAnalysis
     started_at: str
     start: float
-    before: dict[str, Fingerprint]
-    before_ids: dict[str, int]
-    names_before: set[str]
+    watch: Watch
     notes: list[str] = field(default_factory=list)
 
 
@@ -67,6 +56,8 @@ class Recorder:
         self._environment_sent = False
         self._current: _CellRun | None = None
         self._cache: dict[str, tuple[int, Fingerprint]] = {}
+        self.last_file_writer: dict[str, Upstream] = {}
+        self._files = FileTracker(notebook_directory(), default_ignored_directories())
         self._opaque_noted: set[tuple[str, str]] = set()
         self.active = False
 
@@ -90,12 +81,14 @@ class Recorder:
             except ValueError:
                 log.debug("%s callback was already removed", event)
         self._current = None
+        self._files.stop()
         self.active = False
 
     def reset(self) -> None:
         """Forget every record and lineage link of this session."""
         self.records.clear()
         self.last_writer.clear()
+        self.last_file_writer.clear()
         self._cache.clear()
         self._opaque_noted.clear()
 
@@ -121,10 +114,12 @@ class Recorder:
         except Exception:
             log.warning("flowrec could not start recording this cell", exc_info=True)
             self._current = None
+            self._files.stop()
 
     def post_run_cell(self, result: Any) -> None:
         run, self._current = self._current, None
         if run is None:
+            self._files.stop()
             return
         try:
             record = self._finish(run, result)
@@ -145,14 +140,7 @@ class Recorder:
         if transformed is None:
             transformed = self.shell.transform_cell(raw_cell)
         analysis = analyze_cell(transformed)
-        namespace = self.shell.user_ns
-        before: dict[str, Fingerprint] = {}
-        before_ids: dict[str, int] = {}
-        for name in analysis.reads:
-            if name in namespace and is_tracked_name(name):
-                value = namespace[name]
-                before[name] = self._fingerprint(name, value)
-                before_ids[name] = id(value)
+        watch = watch_cell(self.shell.user_ns, analysis, self._fingerprint_for_watch)
         self._current = _CellRun(
             raw_cell=raw_cell,
             cell_id=cell_id,
@@ -160,52 +148,37 @@ class Recorder:
             analysis=analysis,
             started_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             start=time.perf_counter(),
-            before=before,
-            before_ids=before_ids,
-            names_before=set(namespace),
+            watch=watch,
         )
+        self._files.start()
 
     def _finish(self, run: _CellRun, result: Any) -> CellRecord:
         duration = time.perf_counter() - run.start
+        files = self._files.stop()
         namespace = self.shell.user_ns
-        names_after = set(namespace)
         analysis = run.analysis
-
-        # Candidates for writes: bound by the code, assigned into, new in the
-        # namespace (exec, %run, star imports), or read and changed since.
-        candidates: list[str] = []
-        for name in [*analysis.writes, *analysis.mutations,
-                     *sorted(names_after - run.names_before), *run.before]:
-            if name not in candidates and is_tracked_name(name) and name in namespace:
-                candidates.append(name)
-
-        writes: dict[str, Fingerprint] = {}
-        mutated: list[str] = []
-        for name in candidates:
-            value = namespace[name]
-            after = self._fingerprint(name, value, use_cache=False, notes=run.notes)
-            earlier = run.before.get(name)
-            if earlier is not None and name not in analysis.writes:
-                unchanged = id(value) == run.before_ids[name] and _same(earlier, after)
-                if unchanged:
-                    continue
-                mutated.append(name)
-            writes[name] = after
-
-        deletes = [name for name in analysis.deletes
-                   if name in run.names_before and name not in namespace]
-        deletes += [name for name in sorted(run.names_before - names_after)
-                    if is_tracked_name(name) and name not in deletes]
+        changes = find_changes(namespace, analysis, run.watch,
+                               lambda name, value, cached: self._fingerprint(
+                                   name, value, use_cache=cached, notes=run.notes),
+                               self._aliases)
+        writes, mutated, deletes = changes.writes, changes.mutated, changes.deletes
         for name in deletes:
             self._cache.pop(name, None)
             self.last_writer.pop(name, None)
 
         execution_count = getattr(result, "execution_count", None)
         stage_name = run.stage.name if run.stage else None
-        upstream = [self.last_writer[name] for name in run.before if name in self.last_writer]
+        upstream = [self.last_writer[name] for name in run.watch.reads
+                    if name in self.last_writer]
+        upstream += [self.last_file_writer[access.path] for access in files
+                     if access.reads and access.path in self.last_file_writer]
         for name, value_fingerprint in writes.items():
             self.last_writer[name] = Upstream(name, stage_name, execution_count,
                                               value_fingerprint.digest)
+        for access in files:
+            if access.writes:
+                self.last_file_writer[access.path] = Upstream(
+                    access.path, stage_name, execution_count, access.digest or "", kind="file")
 
         record = CellRecord(
             session=self.session,
@@ -217,8 +190,9 @@ class Recorder:
             after=list(run.stage.after) if run.stage else [],
             ignore=list(run.stage.ignore) if run.stage else [],
             cell_id=run.cell_id,
-            reads=dict(run.before),
+            reads=dict(run.watch.reads),
             writes=writes,
+            files=files,
             deletes=deletes,
             mutated=mutated,
             upstream=upstream,
@@ -247,6 +221,16 @@ class Recorder:
             notes=[f"flowrec could not record this cell: {type(failure).__name__}: {failure}"],
         )
 
+    def _fingerprint_for_watch(self, name: str, value: Any, cached: bool) -> Fingerprint:
+        return self._fingerprint(name, value, use_cache=cached)
+
+    def _aliases(self, name: str, value: Any) -> list[str]:
+        """Return other recorded names bound to the same object as ``name``."""
+        namespace = self.shell.user_ns
+        ident = id(value)
+        return [other for other, (cached_id, _) in self._cache.items()
+                if other != name and cached_id == ident and namespace.get(other) is value]
+
     def _fingerprint(self, name: str, value: Any, use_cache: bool = True,
                      notes: list[str] | None = None) -> Fingerprint:
         # NOTE: a cached fingerprint is reused while the name still refers to
@@ -274,13 +258,6 @@ class Recorder:
             self.shell.display_pub.publish(data=bundle, metadata={})
         except Exception:
             log.warning("flowrec could not publish the record of %s", record.label, exc_info=True)
-
-
-def _same(first: Fingerprint, second: Fingerprint) -> bool:
-    if first.opaque or second.opaque:
-        # Opaque values cannot be compared; only rebinding counts as a write.
-        return True
-    return first.digest == second.digest
 
 
 def _error_of(result: Any) -> dict[str, str] | None:

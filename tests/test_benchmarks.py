@@ -1,0 +1,22 @@
+"""The benchmark scripts run and print their tables (no timing is asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_fingerprint_benchmark_quick():
+    """``benchmarks/fingerprints.py --quick`` prints every case and the memory lines."""
+    completed = subprocess.run([sys.executable, str(REPO / "benchmarks" / "fingerprints.py"),
+                                "--quick"], capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    output = completed.stdout
+    for case in ("array float64", "strided view", "numeric frame", "frame with string column",
+                 "dict of 1,000", "list of 100,000 floats", "10-row frame"):
+        assert case in output
+    assert "flowrec runs at" in output
+    assert "extra peak memory, 64 MiB array, strided view" in output
+    assert output.strip().splitlines()[-1] in ("all targets met", "some targets missed")
