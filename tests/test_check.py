@@ -194,8 +194,26 @@ def test_output_never_overwrites_user_files(write_notebook, tmp_path):
     with pytest.raises(BadInputError, match="already exists and was not written by flowrec"):
         run_check(CheckOptions(path, output=mine))
     assert mine.read_text() == "precious"
-    with pytest.raises(BadInputError, match="is the input notebook"):
+    with pytest.raises(BadInputError, match="is the same file as"):
         run_check(CheckOptions(path, output=path))
+
+
+@pytest.mark.parametrize("target", ["input", "output", "text", "folder"])
+def test_json_never_overwrites_user_files(write_notebook, tmp_path, target):
+    """--json refuses the input, the --output notebook, user files and folders, before running."""
+    path = write_notebook([LOAD, "x = 1"], execute=True)
+    before = path.read_bytes()
+    output = tmp_path / "out.ipynb"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    (tmp_path / "reports").mkdir()
+    json_path = {"input": path, "output": output, "text": notes,
+                 "folder": tmp_path / "reports"}[target]
+    with pytest.raises(BadInputError, match="--json"):
+        run_check(CheckOptions(path, output=output, json_path=json_path))
+    assert path.read_bytes() == before
+    assert notes.read_text() == "mine"
+    assert not output.exists()
 
 
 def test_extension_loaded_without_load_ext(write_notebook):
@@ -221,3 +239,115 @@ def test_json_report(write_notebook, tmp_path):
     assert report["stages"][1]["verdict"] == "identical"
     assert report["stages"][1]["values"][0]["name"] == "x"
     assert report["rtol"] == 1e-05
+
+
+def test_dead_kernel_fails_cell(write_notebook, monkeypatch):
+    """A kernel that dies in a cell makes that cell failed and the rest not run."""
+    path = write_notebook([
+        LOAD,
+        "%%flow_stage die\nimport os\nif os.environ.get('FLOWREC_TEST_DIE'):\n    os._exit(1)\nok = 1",
+        "%%flow_stage after\nlater = 2",
+    ], execute=True)
+    monkeypatch.setenv("FLOWREC_TEST_DIE", "1")
+    result = run_check(CheckOptions(path, timeout=60))
+    assert stage(result, "die").verdict is Verdict.FAILED
+    assert "kernel died" in stage(result, "die").reason
+    assert stage(result, "after").verdict is Verdict.NOT_RUN
+
+
+def test_usage_error_fails_cell(write_notebook):
+    """A stage line rejected as a usage error fails the cell with the reason."""
+    path = write_notebook([LOAD, "x = 1"], execute=True)
+    notebook = nbformat.read(path, 4)
+    notebook.cells.append(nbformat.v4.new_code_cell("%%flow_stage 'bad name'\ny = 2"))
+    nbformat.write(notebook, path)
+    result = run_check(CheckOptions(path))
+    assert stage(result, "cell 3").verdict is Verdict.FAILED
+    assert "UsageError" in stage(result, "cell 3").reason
+    assert result.execution_error is not None
+
+
+def test_timeout_reason_and_fraction(write_notebook):
+    """A timed-out cell says so in its row; fractional timeouts are rounded up."""
+    path = write_notebook([LOAD, "%%flow_stage slow\nimport time\nslept = 1"], execute=True)
+    notebook = nbformat.read(path, 4)
+    notebook.cells[1].source = "%%flow_stage slow\nimport time\ntime.sleep(60)\nslept = 1"
+    nbformat.write(notebook, path)
+    result = run_check(CheckOptions(path, timeout=1.5))
+    slow = stage(result, "slow")
+    assert slow.verdict is Verdict.FAILED
+    assert slow.reason.startswith("the cell timed out after 2 s")
+
+
+def test_out_of_order_reference_is_root(write_notebook, tmp_path):
+    """A stage whose saved input came from an out-of-order run is a root, with a note."""
+    from conftest import execute_notebook, new_notebook
+
+    notebook = new_notebook([LOAD, "%%flow_stage init\nx = 1", "%%flow_stage inc\nx = x + 1"])
+    execute_notebook(notebook, tmp_path)
+    # Run "inc" a second time, as a user re-running one cell would.
+    from nbclient import NotebookClient
+
+    client = NotebookClient(notebook, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    with client.setup_kernel():
+        for index in (0, 1, 2, 2):
+            client.execute_cell(notebook.cells[index], index)
+    path = tmp_path / "ooo.ipynb"
+    nbformat.write(notebook, path)
+    result = run_check(CheckOptions(path))
+    inc = stage(result, "inc")
+    assert inc.verdict is Verdict.DIVERGED
+    assert inc.root
+    assert inc.inherited_from == []
+    assert "recorded out of order" in inc.reason
+
+
+def test_unreadable_record_fails_check(write_notebook):
+    """A damaged reference record makes the check not reproduced."""
+    path = write_notebook([LOAD, "%%flow_stage one\nx = 1"], execute=True)
+    notebook = nbformat.read(path, 4)
+    for output in notebook.cells[1].outputs:
+        if "application/vnd.flowrec.stage+json" in output.get("data", {}):
+            output.data["application/vnd.flowrec.stage+json"] = {"version": 99}
+    nbformat.write(notebook, path)
+    result = run_check(CheckOptions(path))
+    assert result.record_errors
+    assert "version 99 is not supported" in result.record_errors[0]
+    assert not result.reproduced
+
+
+def test_opaque_values_listed(write_notebook):
+    """Values that cannot be fingerprinted are named as not compared."""
+    path = write_notebook([
+        LOAD,
+        "%%flow_stage make\nimport threading\nguard = threading.Lock()\ncount = 3",
+    ], execute=True)
+    result = run_check(CheckOptions(path))
+    make = stage(result, "make")
+    assert make.verdict is Verdict.IDENTICAL
+    assert "not compared: guard (opaque: a lock has no content to compare)" in make.reason
+    assert result.comparison.not_compared == ["make.guard"]
+
+
+def test_svg_figures_and_time_magic_identical(write_notebook):
+    """SVG figures and %%time output after a stage line compare as identical."""
+    path = write_notebook([
+        LOAD,
+        "%matplotlib inline\n%config InlineBackend.figure_formats = ['svg']",
+        "%%flow_stage plot\nimport matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()",
+        "%%flow_stage timed\n%%time\ntotal = sum(range(1000))",
+    ], execute=True)
+    result = run_check(CheckOptions(path))
+    assert stage(result, "plot").verdict is Verdict.IDENTICAL
+    timed = stage(result, "timed")
+    assert timed.verdict is Verdict.IDENTICAL
+    assert "SVG element id" in result.comparison.normalizations
+    assert "duration" in result.comparison.normalizations
+
+
+def test_flow_listing_not_compared(write_notebook):
+    """``%flow`` listings, which contain timings, do not make a check diverge."""
+    path = write_notebook([LOAD, "%%flow_stage one\nx = 1", "%flow", "%flow json"], execute=True)
+    result = run_check(CheckOptions(path))
+    assert result.reproduced

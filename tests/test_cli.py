@@ -113,6 +113,14 @@ def test_output_folder_missing(write_notebook, tmp_path):
     assert_one_line_error(completed, "--output folder")
 
 
+def test_json_into_input_rejected(write_notebook):
+    """--json naming the input notebook exits 2 and leaves the notebook intact."""
+    path = write_notebook(["x = 1"])
+    before = path.read_bytes()
+    assert_one_line_error(flowrec("check", path, "--json", path), "--json")
+    assert path.read_bytes() == before
+
+
 def test_no_command():
     """Without a command, help is printed and the status is 2."""
     completed = flowrec()
@@ -253,3 +261,32 @@ def test_examples_not_reproducible():
     assert "diverged (inherited)" in summary
     stamp = next(line for line in completed.stdout.splitlines() if "│ stamp " in line)
     assert "diverged (root)" in stamp
+
+
+@pytest.mark.kernel
+def test_negative_scientific_parameter(write_notebook, tmp_path):
+    """-p accepts values that look like options, such as -1e-3."""
+    path = write_notebook([LOAD, ("alpha = 0.5", ["parameters"]),
+                           "%%flow_stage use\nscaled = alpha * 2"], execute=True)
+    output = tmp_path / "run.ipynb"
+    completed = flowrec("check", path, "-p", "alpha", "-1e-3", "--output", output)
+    assert completed.returncode == 1, completed.stderr
+    injected = next(cell for cell in nbformat.read(output, 4).cells
+                    if "injected-parameters" in cell.metadata.get("tags", []))
+    assert "alpha = -0.001" in injected.source
+
+
+def test_kernelspec_name_not_text(write_notebook):
+    """A kernelspec name that is not text is bad input, not a traceback."""
+    path = write_notebook(["x = 1"])
+    notebook = nbformat.read(path, 4)
+    notebook.metadata["kernelspec"]["name"] = 5
+    nbformat.write(notebook, path)
+    assert_one_line_error(flowrec("check", path), "kernelspec name 5 is not a kernel name")
+
+
+def test_notebook_format_3_without_cells(tmp_path):
+    """A format 3 notebook (worksheets, no cells) is named as format 3."""
+    path = tmp_path / "v3.ipynb"
+    path.write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": []}))
+    assert_one_line_error(flowrec("check", path), "uses notebook format 3")

@@ -164,8 +164,18 @@ def test_unfingerprintable_value_never_raises(run_cells):
     assert any(note.startswith("thing is opaque") for note in record.notes)
 
 
-def test_help_and_flow_magic(run_cells):
+def flow_listing(notebook, index):
+    """Return the text/plain of the %flow display in cell ``index``."""
+    for output in notebook.cells[index].outputs:
+        if "application/vnd.flowrec.flow+json" in output.get("data", {}):
+            return output.data["text/plain"]
+    raise AssertionError(f"cell {index} has no %flow listing")
+
+
+def test_help_and_flow_magic(run_cells, tmp_path):
     """``%%flow_stage`` has help text; ``%flow`` lists, exports and resets the flow."""
+    import nbformat
+
     entries = run_cells([
         "%load_ext flowrec",
         "print(get_ipython().find_cell_magic('flow_stage').__doc__.splitlines()[0])",
@@ -176,12 +186,76 @@ def test_help_and_flow_magic(run_cells):
         "%flow",
         "%flow nonsense",
     ])
+    notebook = nbformat.read(tmp_path / "executed.ipynb", 4)
     assert entries[1].normalized_outputs[0]["text"] == "Mark this cell as a stage of the model flow.\n"
-    listing = entries[3].normalized_outputs[0]["text"]
+    listing = flow_listing(notebook, 3)
     assert "first  (In [3]" in listing
     assert "wrote  a: int" in listing
-    exported = entries[4].normalized_outputs[0]["text"]
+    assert entries[3].normalized_outputs == []
+    exported = flow_listing(notebook, 4)
     assert '"key": "first"' in exported
     assert entries[5].normalized_outputs[0]["text"] == "flowrec: forgot every record of this session\n"
-    assert entries[6].normalized_outputs[0]["text"].startswith("0 stage(s), 1 unnamed step(s)")
+    assert flow_listing(notebook, 6).startswith("0 stage(s), 1 unnamed step(s)")
     assert stderr_of(entries[7]).startswith("UsageError: argument action: invalid choice: 'nonsense'")
+
+
+def test_function_mutation_credited_to_caller(run_cells):
+    """A global changed inside a called user function is a write of the calling stage."""
+    entries = run_cells([
+        "%load_ext flowrec",
+        "%%flow_stage setup\nimport random\nstate = []\ncounter = 0\n"
+        "def helper():\n    global counter\n    counter += 1\n    state.append(random.random())",
+        "%%flow_stage run_helper\nhelper()",
+        "%%flow_stage later\nsize = len(state)",
+    ])
+    stages = by_stage(entries)
+    run_helper = stages["run_helper"]
+    assert set(run_helper.reads) >= {"helper", "state", "random", "counter"}
+    assert set(run_helper.writes) == {"state", "counter"}
+    assert "state" in run_helper.mutated
+    later = stages["later"]
+    assert later.writes.keys() == {"size"}
+    assert [(link.name, link.stage) for link in later.upstream] == [("state", "run_helper")]
+
+
+def test_alias_mutation(run_cells):
+    """Changing a list through an alias is a write of both names."""
+    entries = run_cells([
+        "%load_ext flowrec",
+        "%%flow_stage make\na = [1, 2]\nb = a",
+        "%%flow_stage grow\nb.append(3)",
+        "%%flow_stage use\ntotal = sum(a)",
+    ])
+    stages = by_stage(entries)
+    assert set(stages["grow"].writes) == {"a", "b"}
+    assert [(link.name, link.stage) for link in stages["use"].upstream] == [("a", "grow")]
+
+
+def test_exec_and_globals_rebinding(run_cells):
+    """Names bound by exec or globals() are caught by the namespace comparison."""
+    entries = run_cells([
+        "%load_ext flowrec",
+        "existing = 1",
+        "%%flow_stage dynamic\nexec('made = 5')\nglobals()['existing'] = 2",
+    ])
+    record = by_stage(entries)["dynamic"]
+    assert set(record.writes) == {"made", "existing"}
+
+
+def test_file_lineage(run_cells):
+    """A CSV written by one stage and read by another is an edge, with both hashes."""
+    entries = run_cells([
+        "%load_ext flowrec",
+        "%%flow_stage save\nimport pandas as pd\n"
+        "pd.DataFrame({'x': [1, 2]}).to_csv('table.csv', index=False)",
+        "%%flow_stage read\nimport pandas as pd\ntable = pd.read_csv('table.csv')",
+    ])
+    stages = by_stage(entries)
+    written = stages["save"].files
+    read = stages["read"].files
+    assert [(access.path, access.mode) for access in written] == [("table.csv", "write")]
+    assert [(access.path, access.mode) for access in read] == [("table.csv", "read")]
+    assert written[0].digest == read[0].digest
+    assert written[0].size == len("x\n1\n2\n")
+    file_links = [link for link in stages["read"].upstream if link.kind == "file"]
+    assert [(link.name, link.stage) for link in file_links] == [("table.csv", "save")]

@@ -19,6 +19,7 @@ from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare_runs
 from .errors import BadInputError, NotebookError
 from .execute import CHECK_METADATA_KEY, Execution, execute
 from .hashing import ENCODING_VERSION
+from .outputs import check_output_path, is_flowrec_report
 from .notebook import PARAMETERS_TAG, cell_entries, has_records, kernel_name_of, read_notebook
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class CheckOptions:
     timeout: float | None = None
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
+    json_path: Path | None = None
 
 
 @dataclass
@@ -55,7 +57,9 @@ class CheckResult:
 
     @property
     def reproduced(self) -> bool:
-        return self.comparison.reproduced and self.execution_error is None
+        """True when every cell reproduced, the run finished, and every reference record was readable."""
+        return (self.comparison.reproduced and self.execution_error is None
+                and not self.record_errors)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,7 +84,7 @@ def run_check(options: CheckOptions) -> CheckResult:
     _check_parameters(notebook_path, entries, options.parameters)
     kernel = options.kernel or kernel_name_of(notebook) or DEFAULT_KERNEL
     _check_kernel(kernel)
-    output_path = _check_output(notebook_path, options.output)
+    output_path = _check_outputs(options)
     record_errors = [error for entry in entries for error in entry.record_errors]
 
     with tempfile.TemporaryDirectory(prefix="flowrec-check-") as scratch:
@@ -104,13 +108,14 @@ def run_check(options: CheckOptions) -> CheckResult:
                     f"flowrec uses {ENCODING_VERSION}; run and save the notebook to refresh them)")
             duration = first.duration
 
+        log.info("reference: %s", reference_source)
         rerun: Execution = execute(notebook_path.resolve(), run_path, options.parameters, kernel,
                                    options.timeout)
         _check_started(kernel, rerun)
         rerun_entries = cell_entries(rerun.notebook)
         _check_recorded(kernel, rerun_entries)
         comparison = compare_runs(reference_entries, rerun_entries, options.rtol, options.atol,
-                                  rerun.stopped_at)
+                                  rerun.stopped_at, rerun.error)
     return CheckResult(
         notebook=notebook_path,
         reference_source=reference_source,
@@ -199,28 +204,21 @@ def _check_recorded(kernel: str, entries: list) -> None:
         )
 
 
-def _check_output(notebook_path: Path, output: Path | None) -> Path | None:
-    """Refuse an output path that would overwrite the input or a file flowrec did not write."""
-    if output is None:
-        return None
-    if output.resolve() == notebook_path.resolve():
-        raise BadInputError(
-            f"--output {str(output)!r} is the input notebook; flowrec never overwrites it, "
-            "choose another path"
-        )
-    if output.is_dir():
-        raise BadInputError(f"--output {str(output)!r} is a folder; give a .ipynb file path")
-    if not output.parent.is_dir():
-        raise BadInputError(f"--output folder {str(output.parent)!r} does not exist; create it first")
-    if output.exists():
-        try:
-            existing = read_notebook(output)
-        except NotebookError:
-            existing = None
-        marker = existing.metadata.get(CHECK_METADATA_KEY, {}) if existing is not None else {}
-        if not (isinstance(marker, dict) and marker.get("check_output")):
-            raise BadInputError(
-                f"--output {str(output)!r} already exists and was not written by flowrec check; "
-                "choose another path or remove it"
-            )
+def _written_check_output(path: Path) -> bool:
+    try:
+        existing = read_notebook(path)
+    except NotebookError:
+        return False
+    marker = existing.metadata.get(CHECK_METADATA_KEY, {})
+    return isinstance(marker, dict) and bool(marker.get("check_output"))
+
+
+def _check_outputs(options: CheckOptions) -> Path | None:
+    """Validate --output and --json before anything runs."""
+    output = options.output
+    if output is not None:
+        check_output_path(output, "--output", [options.notebook], _written_check_output, ".ipynb")
+    if options.json_path is not None:
+        others = [options.notebook] + ([output] if output is not None else [])
+        check_output_path(options.json_path, "--json", others, is_flowrec_report, ".json")
     return output

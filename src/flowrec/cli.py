@@ -26,7 +26,7 @@ EXIT_OK = 0
 EXIT_NOT_REPRODUCED = 1
 EXIT_BAD_INPUT = 2
 
-_INTEGER = re.compile(r"^[+-]?\d+$")
+_INTEGER = re.compile(r"^[+-]?\d+(?:_\d+)*$")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,7 +37,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parameter_value(text: str) -> Any:
-    """Convert a ``-p NAME VALUE`` value: integers, decimals, True/False/None, else the string."""
+    """Convert a ``-p NAME VALUE`` value: integers, decimals, True/False/None, else the string.
+
+    Integers and decimals are read as Python reads them (``1_000`` is 1000).
+    ``nan``, ``inf`` and numbers too large for a float stay strings.
+    """
     if _INTEGER.match(text):
         return int(text)
     try:
@@ -111,9 +115,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def split_parameters(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Take every ``-p NAME VALUE`` out of ``argv`` before argparse sees it.
+
+    argparse would read a value such as ``-1e-3`` as an option; here the two
+    words after ``-p`` are always the name and the value.
+    """
+    rest: list[str] = []
+    parameters: list[tuple[str, str]] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token in ("-p", "--parameter") and index + 2 < len(argv):
+            parameters.append((argv[index + 1], argv[index + 2]))
+            index += 3
+            continue
+        rest.append(token)
+        index += 1
+    return rest, parameters
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    remaining, parameters = split_parameters(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(remaining)
+    if hasattr(args, "parameter"):
+        args.parameter = [*args.parameter, *parameters]
     _configure_logging(args.verbose)
     if args.command is None:
         parser.print_help()
@@ -155,8 +182,6 @@ def _run_check(args: argparse.Namespace) -> int:
     parameters: dict[str, Any] = {}
     for name, value in args.parameter:
         parameters[name] = parameter_value(value)
-    if args.json is not None and not args.json.parent.is_dir():
-        raise BadInputError(f"--json folder {str(args.json.parent)!r} does not exist; create it first")
     options = CheckOptions(
         notebook=args.notebook,
         parameters=parameters,
@@ -165,6 +190,7 @@ def _run_check(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
         atol=DEFAULT_ATOL if args.atol is None else args.atol,
+        json_path=args.json,
     )
     result = run_check(options)
     if args.json is not None:

@@ -34,10 +34,12 @@ class Verdict(str, Enum):
     CHANGED_CODE = "changed code"
     NOT_RUN = "not run"
     NEW = "new"
+    # Only for single values: an opaque value has no digest to compare.
+    NOT_COMPARED = "not compared"
 
     @property
     def reproduced(self) -> bool:
-        return self in (Verdict.IDENTICAL, Verdict.CLOSE)
+        return self in (Verdict.IDENTICAL, Verdict.CLOSE, Verdict.NOT_COMPARED)
 
 
 @dataclass
@@ -125,6 +127,12 @@ class Comparison:
         return all(stage.verdict.reproduced for stage in self.stages)
 
     @property
+    def not_compared(self) -> list[str]:
+        """Return ``stage.variable`` for every value that could not be compared."""
+        return [f"{stage.label}.{value.name}" for stage in self.stages for value in stage.values
+                if value.verdict is Verdict.NOT_COMPARED]
+
+    @property
     def first_divergence(self) -> StageResult | None:
         for stage in self.stages:
             if not stage.verdict.reproduced:
@@ -145,11 +153,13 @@ class Comparison:
 
 def compare_runs(reference: list[CellEntry], rerun: list[CellEntry],
                  rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-                 stopped_at: int | None = None) -> Comparison:
+                 stopped_at: int | None = None,
+                 execution_error: str | None = None) -> Comparison:
     """Compare the cells of a re-run with those of its reference.
 
     ``stopped_at`` is the index of the cell where the re-run stopped (a
-    failure, timeout or dead kernel); later cells are "not run".
+    failure, timeout or dead kernel), which fails with ``execution_error``;
+    later cells are "not run".
     """
     by_index = {entry.index: entry for entry in reference}
     results: list[StageResult] = []
@@ -160,21 +170,27 @@ def compare_runs(reference: list[CellEntry], rerun: list[CellEntry],
         normalizations |= new.normalizations
         if old is not None:
             normalizations |= old.normalizations
-        result = _compare_cell(old, new, rtol, atol, stopped_at)
+        result = _compare_cell(old, new, rtol, atol, stopped_at, execution_error)
         if result is None:
             continue
         if result.verdict is Verdict.DIVERGED:
             _mark_root_or_inherited(result, old, new, changed_values)
         if new.record is not None and not result.verdict.reproduced:
-            for value in result.values:
-                if value.verdict is Verdict.DIVERGED:
-                    changed_values[value.name] = result.label
+            if result.verdict is Verdict.DIVERGED:
+                names = [value.name for value in result.values
+                         if value.verdict is Verdict.DIVERGED]
+            else:
+                names = list(new.record.writes)  # changed code or failed: all it wrote
+            for name in names:
+                changed_values[name] = result.label
+        log.debug("cell %d (%s): %s: %s", result.cell, result.label, result.verdict.value,
+                  result.reason)
         results.append(result)
     return Comparison(results, sorted(normalizations), rtol, atol)
 
 
 def _compare_cell(old: CellEntry | None, new: CellEntry, rtol: float, atol: float,
-                  stopped_at: int | None) -> StageResult | None:
+                  stopped_at: int | None, execution_error: str | None) -> StageResult | None:
     record = new.record
     reference = old.record if old is not None else None
     stage = record.stage if record is not None else None
@@ -183,6 +199,9 @@ def _compare_cell(old: CellEntry | None, new: CellEntry, rtol: float, atol: floa
     cell = new.index + 1
 
     if record is None:
+        if stopped_at is not None and new.index == stopped_at:
+            return StageResult(cell, stage, Verdict.FAILED,
+                               execution_error or "the cell did not finish")
         if reference is None and (old is None or old.execution_count is None):
             return None  # never run in either: nothing to say
         if stopped_at is not None and new.index > stopped_at:
@@ -209,7 +228,17 @@ def _compare_cell(old: CellEntry | None, new: CellEntry, rtol: float, atol: floa
             result.reason = "outputs equal (no reference record; compared outputs only)"
         return _with_failure(result, new, record.error)
 
-    if old is not None and old.code_changed:
+    edited = old is not None and old.code_changed
+    expected_error = new.raises_expected
+    # A failure comes first: the run stopped here, whatever else changed.
+    if record.error and not expected_error:
+        _with_failure(result, new, record.error)
+        if execution_error and "timed out" in execution_error and new.index == stopped_at:
+            result.reason = execution_error  # nbclient interrupts the cell on timeout
+        if edited:
+            result.reason += " (the cell was also edited after its reference run)"
+        return result
+    if edited:
         result.verdict = Verdict.CHANGED_CODE
         result.reason = "the cell was edited after the reference run that its record describes"
         return result
@@ -218,9 +247,6 @@ def _compare_cell(old: CellEntry | None, new: CellEntry, rtol: float, atol: floa
         result.reason = f"stage name changed from {reference.label!r} to {record.label!r}"
         return result
 
-    expected_error = new.raises_expected
-    if record.error and not expected_error:
-        return _with_failure(result, new, record.error)
     if expected_error and (record.error or {}).get("ename") != (reference.error or {}).get("ename"):
         result.verdict = Verdict.DIVERGED
         result.reason = (f"expected exception changed from {_error_name(reference.error)} "
@@ -252,8 +278,14 @@ def _compare_cell(old: CellEntry | None, new: CellEntry, rtol: float, atol: floa
         result.verdict = Verdict.CLOSE
         result.reason = "; ".join(f"{value.name}: {value.detail}" for value in close)
     else:
-        written = len(result.values)
-        result.reason = f"{written} value(s) and outputs identical" if written else "outputs identical"
+        compared = [value for value in result.values if value.verdict is Verdict.IDENTICAL]
+        count = len(compared)
+        result.reason = f"{count} value(s) and outputs identical" if count else "outputs identical"
+    skipped = [value for value in result.values if value.verdict is Verdict.NOT_COMPARED]
+    if skipped:
+        names = ", ".join(f"{value.name} ({value.detail.removeprefix('not compared, ')})"
+                          for value in skipped)
+        result.reason += f"; not compared: {names}"
     return result
 
 
@@ -270,18 +302,26 @@ def _mark_root_or_inherited(result: StageResult, old: CellEntry | None, new: Cel
     reference = old.record if old is not None else None
     record = new.record
     causes: list[str] = []
+    unexplained: list[str] = []
     if reference is not None and record is not None:
         for name, fingerprint in record.reads.items():
             earlier = reference.reads.get(name)
-            if earlier is not None and earlier.digest != fingerprint.digest:
-                source = changed_values.get(name)
-                label = f"{name} from {source}" if source else name
-                if label not in causes:
-                    causes.append(label)
+            if earlier is None or earlier.digest == fingerprint.digest:
+                continue
+            source = changed_values.get(name)
+            if source is not None:
+                causes.append(f"{name} from {source}")
+            else:
+                unexplained.append(name)
     if causes:
         result.inherited_from = causes
-    else:
-        result.root = True
+        return
+    result.root = True
+    if unexplained:
+        # The input differs although no earlier cell changed it in this run.
+        result.reason += (f"; its input {', '.join(unexplained)} differed from the reference "
+                          "although no earlier cell changed it: the reference was probably "
+                          "recorded out of order or from state left by a deleted cell")
 
 
 def compare_fingerprints(name: str, reference: Fingerprint | None, rerun: Fingerprint | None,
@@ -293,7 +333,8 @@ def compare_fingerprints(name: str, reference: Fingerprint | None, rerun: Finger
         return ValueDiff(name, Verdict.DIVERGED, "written only in the reference", reference, None)
     if reference.opaque or rerun.opaque:
         reason = rerun.opaque_reason or reference.opaque_reason
-        return ValueDiff(name, Verdict.IDENTICAL, f"not compared, opaque: {reason}", reference, rerun)
+        return ValueDiff(name, Verdict.NOT_COMPARED, f"not compared, opaque: {reason}",
+                         reference, rerun)
     if reference.digest == rerun.digest:
         return ValueDiff(name, Verdict.IDENTICAL, "identical", reference, rerun)
     if reference.type_name != rerun.type_name:

@@ -9,6 +9,7 @@ recorder and does nothing more. The input notebook is only read.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import nbformat
 from .notebook import (
     INJECTED_TAG,
     PAPERMILL_ERROR_TAG,
+    RAISES_TAG,
     cell_entries,
     read_notebook,
     write_notebook_atomic,
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 KERNEL_ARGUMENTS = [
     "--IPKernelApp.exec_lines=import flowrec; flowrec.start_recording()",
     # Keeps kernel start-up warnings out of the user's terminal.
-    "--IPKernelApp.log_level=ERROR",
+    "--IPKernelApp.log_level=CRITICAL",
 ]
 CHECK_METADATA_KEY = "flowrec"
 
@@ -62,13 +64,16 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
     start = time.perf_counter()
     error: str | None = None
     cell_raised = False
+    log.info("running %s with papermill on kernel %s into %s", input_path, kernel_name,
+             output_path)
     try:
         papermill.execute_notebook(
             str(input_path),
             str(output_path),
             parameters=parameters or {},
             kernel_name=kernel_name,
-            execution_timeout=timeout,
+            # papermill takes whole seconds.
+            execution_timeout=math.ceil(timeout) if timeout else None,
             progress_bar=False,
             log_output=False,
             cwd=str(input_path.parent),
@@ -83,6 +88,7 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
         error = _describe_failure(failure, timeout)
         log.debug("papermill run of %s failed", input_path, exc_info=True)
     duration = time.perf_counter() - start
+    log.info("papermill run took %.1f s%s", duration, f" and stopped: {error}" if error else "")
 
     notebook = None
     stopped_at = None
@@ -91,6 +97,10 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
         stopped_at = _failed_cell_index(notebook) if error else None
         if cell_raised and stopped_at is None:
             error = None  # only expected exceptions were raised
+        if error and not cell_raised and stopped_at is None:
+            stopped_at = _first_unrecorded_cell(notebook)
+        if error and cell_raised and stopped_at is not None:
+            error = _cell_error(notebook, stopped_at) or error
         notebook.metadata[CHECK_METADATA_KEY] = {"check_output": True, "source": str(input_path)}
         write_notebook_atomic(notebook, output_path)
     return Execution(output_path, notebook, duration, error, stopped_at)
@@ -99,7 +109,7 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
 def _describe_failure(failure: Exception, timeout: float | None) -> str:
     name = type(failure).__name__
     if name == "CellTimeoutError" or "timed out" in str(failure).lower():
-        return f"a cell timed out after {timeout} s"
+        return f"the cell timed out after {math.ceil(timeout or 0)} s"
     if name == "DeadKernelError" or "kernel died" in str(failure).lower():
         return "the kernel died"
     first_line = str(failure).strip().splitlines()[0] if str(failure).strip() else ""
@@ -122,9 +132,42 @@ def _failed_cell_index(notebook: nbformat.NotebookNode) -> int | None:
         tags = cell.get("metadata", {}).get("tags", []) or []
         if INJECTED_TAG in tags or PAPERMILL_ERROR_TAG in tags:
             continue
-        if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
+        status = cell.get("metadata", {}).get("papermill", {}).get("status")
+        if status == "running" or (status == "failed" and RAISES_TAG not in tags):
+            # A dead kernel or timeout leaves the cell running; a usage error
+            # from a magic fails the cell without an error output.
             return index
         index += 1
+    return None
+
+
+def _first_unrecorded_cell(notebook: nbformat.NotebookNode) -> int | None:
+    """Return the first code cell without a record, where a dead kernel stopped the run.
+
+    papermill marks every cell "completed" when the kernel dies, so the
+    records are the evidence: the recorder records every cell that finishes.
+    """
+    entries = cell_entries(notebook)
+    if not any(entry.record is not None for entry in entries):
+        return None
+    for entry in entries:
+        if entry.record is None:
+            return entry.index
+    return None
+
+
+def _cell_error(notebook: nbformat.NotebookNode, index: int) -> str | None:
+    """Describe the error of the cell at ``index``: its error output, or a UsageError line."""
+    for entry in cell_entries(notebook):
+        if entry.index != index:
+            continue
+        if entry.error_output is not None:
+            return f"raised {entry.error_output['ename']}: {entry.error_output['evalue']}"
+        for output in entry.normalized_outputs:
+            if output.get("stream") == "stderr":
+                for line in output["text"].splitlines():
+                    if line.startswith("UsageError:"):
+                        return "raised " + line
     return None
 
 

@@ -160,7 +160,8 @@ def hash_file(path: str) -> str | None:
 
 def default_ignored_directories(extra: list[str] | None = None) -> list[str]:
     """Return folders whose files are never part of a flow: Python's own, caches, devices."""
-    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, "/proc", "/sys", "/dev"}
+    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, "/proc", "/sys", "/dev", "/etc",
+               "/usr/lib", "/usr/lib64", "/lib", "/usr/share/zoneinfo", "/usr/share/fonts"}
     try:
         folders.update(site.getsitepackages())
     except AttributeError:  # virtualenv's old site module has no getsitepackages

@@ -15,7 +15,6 @@ from typing import Any
 
 import xxhash
 
-from .record import MIME_TYPE
 
 
 @dataclass(frozen=True)
@@ -43,8 +42,17 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "duration",
         re.compile(r"(?P<label>\b(?:Wall time|CPU times|user|sys|total|took|elapsed)\b:?\s*)"
-                   r"\d+(?:\.\d+)?\s*(?:ns|µs|us|ms|s|min)\b"),
+                   # IPython writes microseconds with the Greek mu, others with the micro sign.
+                   r"\d+(?:\.\d+)?\s*(?:ns|\u00b5s|\u03bcs|us|ms|s|min|h)(?!\w)"),
         r"\g<label><duration>",
+    ),
+    Rule(
+        "SVG element id",
+        # matplotlib's SVG output names markers, clip paths and glyphs with
+        # random ids, and refers to them with href and url(#...).
+        re.compile(r'(?<=id=")[mp][0-9a-f]{8,12}(?=")|(?<=href="#)[mp][0-9a-f]{8,12}(?=")'
+                   r"|(?<=url\(#)[mp][0-9a-f]{8,12}(?=\))"),
+        "<svg id>",
     ),
     Rule(
         "progress bar",
@@ -54,6 +62,9 @@ RULES: tuple[Rule, ...] = (
 )
 
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+FLOWREC_MIME_PREFIX = "application/vnd.flowrec."
 
 
 def normalize_text(text: str, applied: set[str]) -> str:
@@ -87,8 +98,8 @@ def normalize_outputs(outputs: list[dict[str, Any]], applied: set[str]) -> list[
             else:
                 normalized.append({"stream": name, "text": text})
         elif output_type in ("display_data", "execute_result"):
-            if MIME_TYPE in output.get("data", {}):
-                continue  # flowrec's own record, with its text/plain summary
+            if any(mime.startswith(FLOWREC_MIME_PREFIX) for mime in output.get("data", {})):
+                continue  # flowrec's own records and %flow listings: timings by nature
             data = {}
             for mime, value in sorted(output.get("data", {}).items()):
                 if mime == _WIDGET_MIME and isinstance(value, dict):

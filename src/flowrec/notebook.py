@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import nbformat
 
 from .errors import NotebookError, RecordFormatError
 from .graph import FlowGraph
+from .outputs import write_atomic
 from .normalize import normalize_outputs, outputs_digest
 from .record import MIME_TYPE, CellRecord, code_hash
 
@@ -92,14 +92,14 @@ def read_notebook(path: str | os.PathLike[str]) -> nbformat.NotebookNode:
             f"{str(path)!r} is not valid JSON (line {error.lineno}, column {error.colno}: "
             f"{error.msg}), so it is not a Jupyter notebook"
         ) from None
-    if not isinstance(data, dict) or "cells" not in data or "nbformat" not in data:
-        raise NotebookError(
-            f"{str(path)!r} is JSON but not a Jupyter notebook: it has no 'cells' and 'nbformat' keys"
-        )
-    if data.get("nbformat") != 4:
+    if isinstance(data, dict) and "nbformat" in data and data.get("nbformat") != 4:
         raise NotebookError(
             f"{str(path)!r} uses notebook format {data.get('nbformat')!r}; flowrec reads format 4 "
             "(open and save it in a current Jupyter to convert it)"
+        )
+    if not isinstance(data, dict) or "cells" not in data or "nbformat" not in data:
+        raise NotebookError(
+            f"{str(path)!r} is JSON but not a Jupyter notebook: it has no 'cells' and 'nbformat' keys"
         )
     try:
         notebook = nbformat.reads(text, as_version=4)
@@ -110,20 +110,19 @@ def read_notebook(path: str | os.PathLike[str]) -> nbformat.NotebookNode:
 
 def write_notebook_atomic(notebook: nbformat.NotebookNode, path: str | os.PathLike[str]) -> None:
     """Write a notebook through a temporary file in the same folder, then rename it."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            nbformat.write(notebook, stream)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(Path(path), lambda stream: nbformat.write(notebook, stream))
 
 
 def kernel_name_of(notebook: nbformat.NotebookNode) -> str | None:
+    """Return the kernel name in the notebook's metadata, or None when it names none."""
     spec = notebook.get("metadata", {}).get("kernelspec", {})
-    return spec.get("name") if isinstance(spec, dict) else None
+    name = spec.get("name") if isinstance(spec, dict) else None
+    if name is not None and not isinstance(name, str):
+        raise NotebookError(
+            f"the notebook's kernelspec name {name!r} is not a kernel name; "
+            "choose a kernel with --kernel"
+        )
+    return name
 
 
 def cell_entries(notebook: nbformat.NotebookNode) -> list[CellEntry]:

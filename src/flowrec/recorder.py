@@ -200,6 +200,15 @@ class Recorder:
             packages=self._packages.new_packages(namespace[name] for name in writes),
             notes=run.notes,
         )
+        if run.stage is not None:
+            seen = {earlier.stage for earlier in self.records}
+            for name in run.stage.after:
+                if name not in seen:
+                    record.notes.append(
+                        f"--after names stage {name!r}, which has not run in this session")
+            for name in run.stage.ignore:
+                if name not in writes:
+                    record.notes.append(f"--ignore names {name!r}, which this cell did not write")
         if analysis.syntax_error:
             record.notes.append(f"the cell could not be analyzed: {analysis.syntax_error}")
         if not self._environment_sent:

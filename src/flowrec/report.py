@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ from rich.table import Table
 
 from .check import CheckResult
 from .compare import StageResult, Verdict
+from .outputs import write_text_atomic
 
 REPORT_VERSION = 1
 
@@ -62,6 +61,9 @@ def print_check(result: CheckResult, console: Console) -> None:
     console.print(f"reference: {escape(result.reference_source)}")
     if result.output_path is not None:
         console.print(f"executed notebook: {escape(str(result.output_path))}")
+    if comparison.not_compared:
+        console.print(f"[yellow]not compared (opaque values):[/yellow] "
+                      f"{escape(', '.join(comparison.not_compared))}")
     if comparison.normalizations:
         console.print("outputs normalized: " + escape(", ".join(comparison.normalizations)))
     for error in result.record_errors:
@@ -94,15 +96,3 @@ def write_json(result: CheckResult, path: Path) -> None:
     """Write the whole result as JSON, atomically."""
     payload: dict[str, Any] = {"flowrec_report": REPORT_VERSION, **result.to_json()}
     write_text_atomic(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import unicodedata
 from dataclasses import dataclass, field
 
 MAGIC_NAME = "flow_stage"
@@ -54,7 +55,12 @@ def parse_stage_cell(cell: str) -> StageOptions | None:
 
 
 def parse_stage_arguments(arguments: str) -> StageOptions:
-    """Parse what follows ``%%flow_stage``; raise StageLineError with a one-line message."""
+    """Parse what follows ``%%flow_stage``; raise StageLineError with a one-line message.
+
+    Names are compared in Unicode NFC form, as Python compares identifiers,
+    so a name typed with combining accents matches its composed spelling.
+    """
+    arguments = unicodedata.normalize("NFC", arguments)
     try:
         tokens = shlex.split(arguments)
     except ValueError as error:
@@ -93,6 +99,10 @@ def parse_stage_arguments(arguments: str) -> StageOptions:
         elif name is None:
             _check_stage_name(token, "stage name")
             name = token
+        elif tokens[index - 1].endswith(",") and tokens[index - 1] != name:
+            raise StageLineError(
+                f"unexpected argument {token!r}: separate list items with commas and no "
+                f"spaces. {USAGE}")
         else:
             raise StageLineError(f"unexpected argument {token!r}: a stage has one name. {USAGE}")
         index += 1
@@ -114,7 +124,9 @@ def _check_stage_name(value: str, what: str) -> None:
 def strip_stage_line(lines: list[str]) -> list[str]:
     """Input transformer: blank out a valid ``%%flow_stage`` line, keeping line numbers.
 
-    A line that does not parse is left in place, so IPython runs the
+    When another cell magic follows (``%%time``, ``%%capture``), the line is
+    removed instead, because IPython only sees a cell magic on the first
+    line. A line that does not parse is left in place, so IPython runs the
     ``flow_stage`` cell magic, which raises the usage error and skips the body.
     """
     for position, line in enumerate(lines):
@@ -127,5 +139,9 @@ def strip_stage_line(lines: list[str]) -> list[str]:
             parse_stage_arguments(arguments)
         except StageLineError:
             return lines
-        return [*lines[:position], "\n", *lines[position + 1:]]
+        rest = lines[position + 1:]
+        following = next((item for item in rest if item.strip()), "")
+        if following.lstrip().startswith("%%"):
+            return [*lines[:position], *rest]
+        return [*lines[:position], "\n", *rest]
     return lines
