@@ -259,3 +259,38 @@ def test_file_lineage(run_cells):
     assert written[0].size == len("x\n1\n2\n")
     file_links = [link for link in stages["read"].upstream if link.kind == "file"]
     assert [(link.name, link.stage) for link in file_links] == [("table.csv", "save")]
+
+
+def test_stale_and_rerun(run_cells, tmp_path):
+    """Re-running an upstream stage makes readers stale; %flow rerun refreshes them."""
+    import nbformat
+
+    entries = run_cells([
+        "%load_ext flowrec",
+        "%%flow_stage load\nscale = 2",
+        "%%flow_stage compute\nresult = scale * 10",
+        "%%flow_stage report\nsummary = f'result={result}'",
+        "%flow stale",
+        "%%flow_stage load\nscale = 3",
+        "%flow stale",
+        "%flow rerun",
+        "%flow stale",
+        "print(result, summary)",
+    ])
+    assert entries[4].normalized_outputs[0]["text"] == "flowrec: no stale cells\n"
+    stale = entries[6].normalized_outputs[0]["text"]
+    assert stale.startswith("flowrec: 2 stale cell(s); run %flow rerun to run them again\n")
+    assert "  compute (In [3]): scale changed since it ran (now written by load)" in stale
+    assert "  report (In [4]): depends on stale compute" in stale
+    rerun = entries[7].normalized_outputs[0]["text"]
+    assert "flowrec: re-running compute (In [3])" in rerun
+    assert "flowrec: re-running report (In [4])" in rerun
+    assert rerun.rstrip().endswith("flowrec: re-ran 2 cell(s); no stale cells left")
+    assert entries[8].normalized_outputs[0]["text"] == "flowrec: no stale cells\n"
+    assert entries[9].normalized_outputs[0]["text"] == "30 result=30\n"
+    notebook = nbformat.read(tmp_path / "executed.ipynb", 4)
+    rerun_records = [output for output in notebook.cells[7].outputs
+                     if "application/vnd.flowrec.stage+json" in output.get("data", {})]
+    # Only the %flow rerun cell's own record is published there, not the re-runs'.
+    assert len(rerun_records) == 1
+    assert rerun_records[0].data["application/vnd.flowrec.stage+json"]["stage"] is None

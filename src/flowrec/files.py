@@ -79,7 +79,8 @@ class FileTracker:
         self._ignored = tuple(os.path.join(os.path.realpath(d), "") for d in ignored_directories)
         # ipykernel compiles each cell into <temp>/ipykernel_<pid>/<hash>.py.
         self._kernel_files = os.path.join(os.path.realpath(tempfile.gettempdir()), "ipykernel_")
-        self._opened: dict[str, set[str]] = {}
+        # One collection per cell being run: a re-run happens inside a cell.
+        self._opened: list[dict[str, set[str]]] = []
         self._main_thread = threading.main_thread().ident
         self._cache: dict[tuple[str, int, int], str] = {}
 
@@ -88,19 +89,18 @@ class FileTracker:
         if not _hook_installed:
             sys.addaudithook(_audit)
             _hook_installed = True
-        self._opened = {}
+        self._opened.append({})
         _active = self
 
     def stop(self) -> list[FileAccess]:
-        """Stop collecting and return every file opened, hashed as it is now."""
+        """Stop collecting for the innermost cell and return its files, hashed as they are now."""
         global _active
-        if _active is self:
+        if not self._opened:
+            return []
+        opened = self._opened.pop()
+        if not self._opened and _active is self:
             _active = None
-        accesses = []
-        for path, modes in self._opened.items():
-            accesses.append(self._describe(path, modes))
-        self._opened = {}
-        return accesses
+        return [self._describe(path, modes) for path, modes in opened.items()]
 
     def on_open(self, args: tuple) -> None:
         if threading.get_ident() != self._main_thread:
@@ -119,7 +119,8 @@ class FileTracker:
             return
         writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             isinstance(flags, int) and flags & _WRITE_FLAGS and mode is None)
-        self._opened.setdefault(absolute, set()).add("write" if writes else "read")
+        for opened in self._opened:
+            opened.setdefault(absolute, set()).add("write" if writes else "read")
 
     def _describe(self, absolute: str, modes: set[str]) -> FileAccess:
         mode = "read+write" if len(modes) > 1 else next(iter(modes))

@@ -17,7 +17,7 @@ Rules that decide equality:
   alike whatever its payload; in numpy arrays the bytes count as stored;
   ``-0.0`` and ``0.0`` differ everywhere, as their bytes do;
 * numpy arrays are hashed in place: C-contiguous ones through a zero-copy
-  byte view, others in bounded C-order chunks of at most 16 MiB;
+  byte view, others in bounded C-order chunks of at most 1 MiB;
 * objects that cannot be read without side effects (generators, iterators,
   files, sockets, locks) are opaque, with the reason. So is any value whose
   fingerprinting fails or exceeds the node budget.
@@ -184,6 +184,13 @@ def fingerprint(value: Any) -> Fingerprint:
                        summary)
 
 
+def _column_nbytes(column: Any) -> int:
+    if isinstance(column, np.ndarray):
+        return int(column.nbytes)
+    arrow = getattr(column, "_pa_array", None)  # faster than the extension array's own nbytes
+    return int(arrow.nbytes if arrow is not None else getattr(column, "nbytes", 0))
+
+
 def _opaque(value: Any, type_name: str, reason: str) -> Fingerprint:
     try:
         kind, shape, length, dtype, nbytes = _describe(value, None)
@@ -206,7 +213,7 @@ def _describe(value: Any, columns: list[Any] | None
         if isinstance(value, pd.DataFrame):
             if columns is None:
                 columns = frame_columns(value)
-            nbytes = sum(int(getattr(column, "nbytes", 0)) for column in columns)
+            nbytes = sum(_column_nbytes(column) for column in columns)
             nbytes += int(value.index.nbytes)
             return "DataFrame", tuple(value.shape), None, None, nbytes
         if isinstance(value, (pd.Series, pd.Index)):

@@ -9,6 +9,7 @@ speed; everything else is walked item by item.
 
 from __future__ import annotations
 
+import array
 import collections.abc
 import dataclasses
 import enum
@@ -30,7 +31,7 @@ from . import hashing_extras
 # Bumped whenever the encoding changes, so digests made by another version
 # are never compared with these.
 ENCODING_VERSION = 2
-CHUNK_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024  # small enough that a copied slab stays in cache
 MAX_DEPTH = 200
 MAX_NODES = 200_000
 
@@ -330,19 +331,20 @@ class Encoder:
         are encoded string by string. Both give the same bytes for the same
         content, so the storage choice never changes a digest.
         """
-        parts = _arrow_string_parts(values)
+        chunked = getattr(values, "_pa_array", None)
+        backing = getattr(values, "_ndarray", None)
+        if chunked is not None and len(values) <= 256:
+            parts = _python_string_parts(chunked.to_pylist())  # cheaper than buffers when short
+        elif chunked is not None:
+            parts = _arrow_string_parts(chunked)
+        else:
+            parts = None
         if parts is None:
-            objects = np.asarray(values, dtype=object).reshape(-1)
-            import pandas as pd
-
-            valid = ~np.asarray(pd.isna(objects), dtype=bool)
-            encoded = [item.encode("utf-8", "surrogatepass") for item in objects[valid]]
-            lengths = np.zeros(len(objects), dtype=np.int64)
-            lengths[valid] = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-            parts = valid, lengths, b"".join(encoded)
+            items = backing if isinstance(backing, np.ndarray) else np.asarray(values, dtype=object)
+            parts = _python_string_parts(items.reshape(-1).tolist())
         valid, lengths, data = parts
         self.count(b"strings", len(valid))
-        self.hasher.update(valid.view(np.uint8))
+        self.hasher.update(valid)
         self.hasher.update(lengths)
         self.hasher.update(data)
 
@@ -492,31 +494,40 @@ def plain_pickle(value: Any) -> bytes | None:
     return stream.getvalue()
 
 
-def _arrow_string_parts(values: Any) -> tuple[np.ndarray, np.ndarray, Any] | None:
+def _python_string_parts(items: list[Any]) -> tuple[bytes, bytes, bytes]:
+    """Return validity bytes, native int64 UTF-8 byte lengths and UTF-8 data of strings.
+
+    Items that are not strings (None, NaN, pd.NA) are missing values.
+    """
+    encoded = [item.encode("utf-8", "surrogatepass") if type(item) is str else None
+               for item in items]
+    valid = bytes(item is not None for item in encoded)
+    lengths = array.array("q", [len(item) if item is not None else 0 for item in encoded])
+    return valid, lengths.tobytes(), b"".join(item for item in encoded if item is not None)
+
+
+def _arrow_string_parts(chunked: Any) -> tuple[Any, np.ndarray, Any] | None:
     """Return (validity, byte lengths, data) of an Arrow string column, or None.
 
-    None means the column is not Arrow-backed or has a layout read more
-    safely through Python objects (string views, null slots with data).
+    None means a layout read more safely through Python objects (string
+    views, null slots with data).
     """
-    chunked = getattr(values, "_pa_array", None)
-    if chunked is None:
-        return None
     import pyarrow as pa
 
-    array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
-    if pa.types.is_string(array.type):
+    strings = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+    if pa.types.is_string(strings.type):
         offset_type = np.int32
-    elif pa.types.is_large_string(array.type):
+    elif pa.types.is_large_string(strings.type):
         offset_type = np.int64
     else:
         return None
-    buffers = array.buffers()
-    count = len(array)
+    buffers = strings.buffers()
+    count = len(strings)
     offsets = np.frombuffer(buffers[1], dtype=offset_type, count=count + 1,
-                            offset=array.offset * np.dtype(offset_type).itemsize)
+                            offset=strings.offset * np.dtype(offset_type).itemsize)
     lengths = np.diff(offsets).astype(np.int64)
-    if array.null_count:
-        valid = np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    if strings.null_count:
+        valid = np.asarray(strings.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         if lengths[~valid].any():
             return None
     else:

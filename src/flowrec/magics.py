@@ -12,6 +12,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from .graph import FlowGraph
+from .staleness import find_stale
 
 FLOW_MIME_TYPE = "application/vnd.flowrec.flow+json"
 from .stage_line import StageLineError, parse_stage_arguments
@@ -74,9 +75,11 @@ class FlowMagics(Magics):
         "action",
         nargs="?",
         default="show",
-        choices=["show", "json", "reset"],
+        choices=["show", "json", "stale", "rerun", "reset"],
         help="show: print the flow recorded in this kernel (default); json: print it "
-        "as JSON, or write it to --output; reset: forget every record of this session",
+        "as JSON, or write it to --output; stale: list the cells whose inputs changed "
+        "after they ran; rerun: run the stale cells again, in the order they last ran; "
+        "reset: forget every record of this session",
     )
     @argument("-o", "--output", help="file to write the JSON flow to (with the json action)")
     @line_magic
@@ -88,8 +91,12 @@ class FlowMagics(Magics):
             raise
         except SystemExit:  # argparse exits on a bad choice; report it as a usage error
             raise UsageError(f"invalid %flow arguments {line!r}; see %flow?") from None
-        graph = FlowGraph.from_records(self.recorder.records)
-        if args.action == "reset":
+        graph = FlowGraph.from_records(self._latest_records())
+        if args.action == "stale":
+            self._print_stale()
+        elif args.action == "rerun":
+            self._rerun_stale()
+        elif args.action == "reset":
             self.recorder.reset()
             print("flowrec: forgot every record of this session")
         elif args.action == "json":
@@ -106,6 +113,48 @@ class FlowMagics(Magics):
                 self._show({"application/json": data, "text/plain": text}, data)
         else:
             self._show({"text/plain": graph.render_text()}, graph.to_json())
+
+    def _latest_records(self) -> list:
+        """Return the newest record of each cell, in the order the cells first ran."""
+        records = list(self.recorder.latest.values())
+        return sorted(records, key=lambda record: (record.session != self.recorder.session,
+                                                   record.execution_count or 0))
+
+    def _print_stale(self) -> None:
+        stale = find_stale(self.recorder.latest, self.recorder.last_writer)
+        if not stale:
+            print("flowrec: no stale cells")
+            return
+        print(f"flowrec: {len(stale)} stale cell(s); run %flow rerun to run them again")
+        for key, reason in stale.items():
+            record = self.recorder.latest[key]
+            print(f"  {record.label} (In [{record.execution_count}]): {reason}")
+
+    def _rerun_stale(self) -> None:
+        """Run stale cells again, one at a time, until none is stale or one fails."""
+        done: set[str] = set()
+        while True:
+            stale = find_stale(self.recorder.latest, self.recorder.last_writer)
+            pending = [key for key in stale if key not in done]
+            if not pending:
+                break
+            key = pending[0]
+            done.add(key)
+            record = self.recorder.latest[key]
+            print(f"flowrec: re-running {record.label} (In [{record.execution_count}]): "
+                  f"{stale[key]}")
+            result = self.recorder.rerun(record)
+            if not result.success:
+                print(f"flowrec: {record.label} failed; stopped re-running")
+                return
+        remaining = find_stale(self.recorder.latest, self.recorder.last_writer)
+        if remaining:
+            names = ", ".join(self.recorder.latest[key].label for key in remaining)
+            print(f"flowrec: still stale after one re-run each: {names}")
+        elif done:
+            print(f"flowrec: re-ran {len(done)} cell(s); no stale cells left")
+        else:
+            print("flowrec: no stale cells")
 
     def _show(self, bundle: dict, graph_json: dict) -> None:
         """Display a listing tagged with flowrec's flow MIME type.

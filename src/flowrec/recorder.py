@@ -42,6 +42,8 @@ class _CellRun:
     start: float
     watch: Watch
     notes: list[str] = field(default_factory=list)
+    # The record this run repeats, for cells re-run by ``%flow rerun``.
+    rerun_of: CellRecord | None = None
 
 
 class Recorder:
@@ -54,7 +56,12 @@ class Recorder:
         self.last_writer: dict[str, Upstream] = {}
         self._packages = PackageTracker()
         self._environment_sent = False
-        self._current: _CellRun | None = None
+        # One entry per cell being run: ``%flow rerun`` runs cells inside a cell.
+        self._runs: list[_CellRun | None] = []
+        self._rerun_of: CellRecord | None = None
+        # The newest record of each cell, and its source, for staleness and re-runs.
+        self.latest: dict[str, CellRecord] = {}
+        self.sources: dict[str, str] = {}
         self._cache: dict[str, tuple[int, Fingerprint]] = {}
         self.last_file_writer: dict[str, Upstream] = {}
         self._files = FileTracker(notebook_directory(), default_ignored_directories())
@@ -80,13 +87,16 @@ class Recorder:
                 self.shell.events.unregister(event, callback)
             except ValueError:
                 log.debug("%s callback was already removed", event)
-        self._current = None
-        self._files.stop()
+        while self._runs:
+            self._runs.pop()
+            self._files.stop()
         self.active = False
 
     def reset(self) -> None:
         """Forget every record and lineage link of this session."""
         self.records.clear()
+        self.latest.clear()
+        self.sources.clear()
         self.last_writer.clear()
         self.last_file_writer.clear()
         self._cache.clear()
@@ -98,28 +108,33 @@ class Recorder:
             # IPython stores a cell's input in the history before running it.
             history = self.shell.history_manager.input_hist_raw
             if len(history) > 1:
-                self._begin(history[-1], None, None)
+                self._runs.append(self._begin(history[-1], None, None))
         except Exception:  # recording is best effort: never disturb the running cell
             log.warning("cannot record the cell that loaded flowrec", exc_info=True)
 
     # Event callbacks: both swallow and log their own failures.
 
     def pre_run_cell(self, info: Any) -> None:
-        self._current = None
-        if getattr(info, "silent", False) or not getattr(info, "store_history", True):
+        rerun_of, self._rerun_of = self._rerun_of, None
+        hidden = getattr(info, "silent", False) or not getattr(info, "store_history", True)
+        if hidden and rerun_of is None:
+            self._runs.append(None)
             return
         try:
-            self._begin(info.raw_cell, getattr(info, "transformed_cell", None),
-                        getattr(info, "cell_id", None))
+            run = self._begin(info.raw_cell, getattr(info, "transformed_cell", None),
+                              getattr(info, "cell_id", None))
         except Exception:
             log.warning("flowrec could not start recording this cell", exc_info=True)
-            self._current = None
-            self._files.stop()
+            run = None
+        if run is not None:
+            run.rerun_of = rerun_of
+        self._runs.append(run)
 
     def post_run_cell(self, result: Any) -> None:
-        run, self._current = self._current, None
+        if not self._runs:
+            return  # the cell that registered the hooks
+        run = self._runs.pop()
         if run is None:
-            self._files.stop()
             return
         try:
             record = self._finish(run, result)
@@ -127,21 +142,39 @@ class Recorder:
             log.warning("flowrec could not record this cell", exc_info=True)
             record = self._fallback_record(run, result, failure)
         self.records.append(record)
-        self._publish(record)
+        key = node_key(record)
+        self.latest.pop(key, None)  # keep ``latest`` in the order cells last ran
+        self.latest[key] = record
+        self.sources[key] = run.raw_cell
+        if run.rerun_of is None:
+            self._publish(record)
+
+    def rerun(self, record: CellRecord) -> Any:
+        """Run the source of ``record``'s cell again and record it; return IPython's result.
+
+        The new record is kept in the kernel, not published: it would land in
+        the outputs of the cell that asked for the re-run.
+        """
+        source = self.sources[node_key(record)]
+        self._rerun_of = record
+        try:
+            return self.shell.run_cell(source, store_history=False)
+        finally:
+            self._rerun_of = None
 
     # Recording.
 
-    def _begin(self, raw_cell: str, transformed: str | None, cell_id: str | None) -> None:
+    def _begin(self, raw_cell: str, transformed: str | None, cell_id: str | None) -> _CellRun | None:
         try:
             stage = parse_stage_cell(raw_cell)
         except StageLineError:
             # The magic itself rejects the line with a usage error; the cell body never runs.
-            return
+            return None
         if transformed is None:
             transformed = self.shell.transform_cell(raw_cell)
         analysis = analyze_cell(transformed)
         watch = watch_cell(self.shell.user_ns, analysis, self._fingerprint_for_watch)
-        self._current = _CellRun(
+        run = _CellRun(
             raw_cell=raw_cell,
             cell_id=cell_id,
             stage=stage,
@@ -151,6 +184,7 @@ class Recorder:
             watch=watch,
         )
         self._files.start()
+        return run
 
     def _finish(self, run: _CellRun, result: Any) -> CellRecord:
         duration = time.perf_counter() - run.start
@@ -167,6 +201,11 @@ class Recorder:
             self.last_writer.pop(name, None)
 
         execution_count = getattr(result, "execution_count", None)
+        if run.rerun_of is not None:
+            # A re-run takes the place of the run it repeats in the flow.
+            execution_count = run.rerun_of.execution_count
+            cell_id = run.rerun_of.cell_id
+            run.cell_id = cell_id
         stage_name = run.stage.name if run.stage else None
         upstream = [self.last_writer[name] for name in run.watch.reads
                     if name in self.last_writer]
@@ -267,6 +306,15 @@ class Recorder:
             self.shell.display_pub.publish(data=bundle, metadata={})
         except Exception:
             log.warning("flowrec could not publish the record of %s", record.label, exc_info=True)
+
+
+def node_key(record: CellRecord) -> str:
+    """Return the identity of a record's cell across runs: cell id, stage name, or code."""
+    if record.cell_id:
+        return f"id:{record.cell_id}"
+    if record.stage is not None:
+        return f"stage:{record.stage}"
+    return f"code:{record.code_hash}"
 
 
 def _error_of(result: Any) -> dict[str, str] | None:

@@ -1,0 +1,42 @@
+"""Which recorded cells are stale: their inputs changed after they ran.
+
+A cell is stale when a value it read now has another fingerprint, written
+by a later run of another cell, or when a cell it depends on is stale.
+Nothing re-runs by itself: ``%flow stale`` lists stale cells and
+``%flow rerun`` runs them again in the order they last ran.
+"""
+
+from __future__ import annotations
+
+from .record import CellRecord, Upstream
+
+
+def find_stale(latest: dict[str, CellRecord], last_writer: dict[str, Upstream]) -> dict[str, str]:
+    """Return ``{node key: reason}`` for every stale cell, in the order cells last ran.
+
+    ``latest`` maps each cell's key to its newest record, oldest run first;
+    ``last_writer`` maps each variable to the run that wrote its current value.
+    """
+    run_owner = {(record.session, record.execution_count): key for key, record in latest.items()}
+    stale: dict[str, str] = {}
+    for key, record in latest.items():
+        reasons: list[str] = []
+        for name, seen in record.reads.items():
+            current = last_writer.get(name)
+            if current is None or seen.opaque or not current.digest:
+                continue
+            if current.execution_count == record.execution_count:
+                continue  # the cell changed the value itself after reading it
+            if current.digest != seen.digest:
+                writer = current.stage or f"In [{current.execution_count}]"
+                reasons.append(f"{name} changed since it ran (now written by {writer})")
+        for link in record.upstream:
+            source = run_owner.get((record.session, link.execution_count))
+            if source is not None and source != key and source in stale:
+                label = latest[source].label
+                reason = f"depends on stale {label}"
+                if reason not in reasons:
+                    reasons.append(reason)
+        if reasons:
+            stale[key] = "; ".join(reasons)
+    return stale
