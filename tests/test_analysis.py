@@ -26,11 +26,11 @@ CASES = [
     ("with open(path) as handle:\n    text = handle.read()", ["open", "path"], ["handle", "text"], [], []),
     ("squares = [v * k for v in values]", ["values", "k"], ["squares"], [], []),
     ("pairs = {k: v for k, v in zip(keys, vals)}", ["zip", "keys", "vals"], ["pairs"], [], []),
-    ("f = lambda t: t * scale", ["scale"], ["f"], [], []),
+    ("f = lambda t: t * scale", [], ["f"], [], []),
     ("label = f'{name}: {score:.2f}'", ["name", "score"], ["label"], [], []),
-    ("def g(a, b=default):\n    return a + offset", ["default", "offset"], ["g"], [], []),
-    ("def h():\n    global counter\n    counter = 1", [], ["counter", "h"], [], []),
-    ("def k():\n    state['n'] = 1", ["state"], ["k"], [], ["state"]),
+    ("def g(a, b=default):\n    return a + offset", ["default"], ["g"], [], []),
+    ("def h():\n    global counter\n    counter = 1", [], ["h"], [], []),
+    ("def k():\n    state['n'] = 1", [], ["k"], [], []),
     ("class Model(Base):\n    size = width", ["Base", "width"], ["Model"], [], []),
     ("@decorate\ndef run():\n    pass", ["decorate"], ["run"], [], []),
     ("if (n := len(data)) > 3:\n    big = n", ["len", "data"], ["n", "big"], [], []),
@@ -50,6 +50,14 @@ def test_cell_names(source, reads, writes, deletes, mutations):
     assert analysis.writes == writes
     assert analysis.deletes == deletes
     assert analysis.mutations == mutations
+
+
+def test_function_body_deferred():
+    """A function's free names are reads only where the cell calls it."""
+    analysis = analyze_cell("def f(x):\n    return x + offset\ny = f(1)")
+    assert analysis.reads == []
+    assert analysis.deferred == {"f": ["offset"]}
+    assert analysis.calls == ["f"]
 
 
 def test_star_import_flagged():

@@ -27,6 +27,10 @@ class CellAnalysis:
     deletes: list[str] = field(default_factory=list)
     mutations: list[str] = field(default_factory=list)
     star_import: bool = False
+    # Free names of the functions the cell defines, by function name.
+    deferred: dict[str, list[str]] = field(default_factory=dict)
+    # Names the cell calls directly, as in ``name(...)``.
+    calls: list[str] = field(default_factory=list)
     # The cell may bind or rebind names that its source does not show: exec,
     # eval, globals(), vars(), locals(), %run, or a star import.
     dynamic_namespace: bool = False
@@ -223,19 +227,32 @@ class _ModuleVisitor(ast.NodeVisitor):
         self._visit_arguments(node.args)
         if node.returns is not None:
             self.visit(node.returns)
-        self._visit_scope(node.args, node.body)
+        # The body runs when the function is called, not here: its free names
+        # are kept apart, and count as reads only if this cell calls it.
+        scope = _ScopeVisitor.of_body(self.bound, node.args, node.body)
+        self.result.deferred[node.name] = [
+            *scope.free_reads, *(name for name in scope.global_mutations
+                                 if name not in scope.free_reads)]
         self._write(node.name)
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
+        # NOTE: a lambda's body is read where it is called: through the
+        # bytecode of the stored function in a later cell, but not when the
+        # same cell defines and calls it.
         self._visit_arguments(node.args)
-        self._visit_scope(node.args, [node.body])
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Name) and node.func.id not in self.result.calls:
+            self.result.calls.append(node.func.id)
+        self.generic_visit(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for expression in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
             self.visit(expression)
-        self._visit_scope(None, node.body)
+        # A class body runs now; the bodies of its methods run when called.
+        self._merge_scope(_ScopeVisitor.of_body(self.bound, None, node.body, is_class=True))
         self._write(node.name)
 
     def _visit_comprehension(self, node: ast.expr, elements: list[ast.expr]) -> None:
@@ -284,8 +301,9 @@ class _ModuleVisitor(ast.NodeVisitor):
 class _ScopeVisitor(ast.NodeVisitor):
     """Collects the free names of a function, lambda, class or comprehension body."""
 
-    def __init__(self, outer_bound: set[str]) -> None:
+    def __init__(self, outer_bound: set[str], is_class: bool = False) -> None:
         self.outer_bound = outer_bound
+        self.is_class = is_class
         self.local: set[str] = set()
         self.globals: set[str] = set()
         self.free_reads: list[str] = []
@@ -294,9 +312,9 @@ class _ScopeVisitor(ast.NodeVisitor):
 
     @classmethod
     def of_body(cls, outer_bound: set[str], args: ast.arguments | None,
-                body: list[ast.AST]) -> _ScopeVisitor:
+                body: list[ast.AST], is_class: bool = False) -> _ScopeVisitor:
         """Visit a function, lambda or class body whose parameters are ``args``."""
-        scope = cls(outer_bound)
+        scope = cls(outer_bound, is_class)
         if args is not None:
             for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
                 if arg is not None:
@@ -368,7 +386,8 @@ class _ScopeVisitor(ast.NodeVisitor):
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for expression in [*node.decorator_list, *node.args.defaults]:
             self.visit(expression)
-        self._nested(node.args, node.body)
+        if not self.is_class:
+            self._nested(node.args, node.body)
 
     visit_AsyncFunctionDef = visit_FunctionDef
 

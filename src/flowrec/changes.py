@@ -56,9 +56,21 @@ Fingerprinter = Callable[[str, Any, bool], Fingerprint]
 
 
 def watch_cell(namespace: dict[str, Any], analysis: CellAnalysis,
-               fingerprint_of: Fingerprinter) -> Watch:
-    """Fingerprint what the cell may read, and mark the namespace for later comparison."""
-    names = [name for name in analysis.reads if name in namespace and is_tracked_name(name)]
+               fingerprint_of: Fingerprinter, hidden: dict[str, Any] | None = None) -> Watch:
+    """Fingerprint what the cell may read, and mark the namespace for later comparison.
+
+    ``hidden`` is IPython's ``user_ns_hidden``: names the shell itself put in
+    the namespace (such as ipykernel's ``open``) are not reads while they
+    still hold the shell's object.
+    """
+    hidden = hidden or {}
+    names = [name for name in analysis.reads if name in namespace and is_tracked_name(name)
+             and not (name in hidden and hidden[name] is namespace[name])]
+    # A function defined and called in the same cell reads its free names now.
+    for function in analysis.calls:
+        for name in analysis.deferred.get(function, []):
+            if name in namespace and is_tracked_name(name) and name not in names:
+                names.append(name)
     reached_loads, reached_stores = globals_reached(names, namespace)
     for name in reached_loads:
         if name not in names and is_tracked_name(name):

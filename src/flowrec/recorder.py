@@ -173,7 +173,8 @@ class Recorder:
         if transformed is None:
             transformed = self.shell.transform_cell(raw_cell)
         analysis = analyze_cell(transformed)
-        watch = watch_cell(self.shell.user_ns, analysis, self._fingerprint_for_watch)
+        watch = watch_cell(self.shell.user_ns, analysis, self._fingerprint_for_watch,
+                           getattr(self.shell, "user_ns_hidden", None))
         run = _CellRun(
             raw_cell=raw_cell,
             cell_id=cell_id,
@@ -196,6 +197,9 @@ class Recorder:
                                    name, value, use_cache=cached, notes=run.notes),
                                self._aliases)
         writes, mutated, deletes = changes.writes, changes.mutated, changes.deletes
+        for name, value_fingerprint in writes.items():
+            # Aliases share the fingerprint computed under the mutated name.
+            self._cache[name] = (id(namespace[name]), value_fingerprint)
         for name in deletes:
             self._cache.pop(name, None)
             self.last_writer.pop(name, None)
