@@ -102,11 +102,29 @@ def test_failed_and_not_run(write_notebook, tmp_path):
     result = run_check(CheckOptions(path))
     read = stage(result, "read")
     assert read.verdict is Verdict.FAILED
-    assert read.reason.startswith("raised FileNotFoundError")
+    assert read.reason.startswith("input file missing: input.txt; raised FileNotFoundError")
+    assert read.input_files_changed == ["input file missing: input.txt"]
     assert stage(result, "double").verdict is Verdict.NOT_RUN
     assert "stopped at cell 2" in stage(result, "double").reason
     assert "FileNotFoundError" in result.execution_error
     assert not result.reproduced
+
+
+def test_input_file_changed(write_notebook, tmp_path):
+    """A stage whose input file changed names the file, not an unexplained divergence."""
+    data = tmp_path / "values.csv"
+    data.write_text("x\n1\n2\n")
+    path = write_notebook([
+        LOAD,
+        "%%flow_stage load\nimport pandas as pd\nframe = pd.read_csv('values.csv')",
+        "%%flow_stage total\ntotal = int(frame['x'].sum())",
+    ], execute=True)
+    data.write_text("x\n1\n5\n")
+    result = run_check(CheckOptions(path))
+    load = stage(result, "load")
+    assert load.verdict is Verdict.DIVERGED
+    assert load.reason.startswith("input file changed: values.csv (6 bytes, ")
+    assert stage(result, "total").inherited_from == ["frame from load"]
 
 
 def test_changed_code_and_new_cell(write_notebook):

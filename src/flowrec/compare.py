@@ -17,6 +17,7 @@ from typing import Any
 from .fingerprints import Fingerprint, NumericSummary
 from .graph import describe_fingerprint
 from .notebook import CellEntry
+from .record import CellRecord
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class StageResult:
     reference_duration: float | None = None
     rerun_duration: float | None = None
     ignored: list[str] = field(default_factory=list)
+    input_files_changed: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -108,6 +110,7 @@ class StageResult:
             "outputs_differ": self.outputs_differ,
             "values": [value.to_json() for value in self.values],
             "ignored": self.ignored,
+            "input_files_changed": self.input_files_changed,
             "reference_duration": self.reference_duration,
             "rerun_duration": self.rerun_duration,
         }
@@ -173,6 +176,12 @@ def compare_runs(reference: list[CellEntry], rerun: list[CellEntry],
         result = _compare_cell(old, new, rtol, atol, stopped_at, execution_error)
         if result is None:
             continue
+        if not result.verdict.reproduced:
+            # A changed input file explains a failure or divergence better than anything else.
+            causes = file_changes(old.record if old is not None else None, new.record)
+            if causes:
+                result.input_files_changed = causes
+                result.reason = "; ".join(causes) + "; " + result.reason
         if result.verdict is Verdict.DIVERGED:
             _mark_root_or_inherited(result, old, new, changed_values)
         if new.record is not None and not result.verdict.reproduced:
@@ -294,6 +303,24 @@ def _with_failure(result: StageResult, new: CellEntry, error: dict[str, str] | N
         result.verdict = Verdict.FAILED
         result.reason = f"raised {_error_name(error)}"
     return result
+
+
+def file_changes(reference: CellRecord | None, record: CellRecord | None) -> list[str]:
+    """Describe the input files that are missing or changed since the reference run."""
+    if reference is None or record is None:
+        return []
+    before = {access.path: access for access in reference.files if access.reads}
+    changes: list[str] = []
+    for access in record.files:
+        earlier = before.get(access.path)
+        if earlier is None or not access.reads:
+            continue
+        if access.missing and not earlier.missing:
+            changes.append(f"input file missing: {access.path}")
+        elif earlier.digest and access.digest and earlier.digest != access.digest:
+            changes.append(f"input file changed: {access.path} ({earlier.size} bytes, "
+                           f"{earlier.digest[:12]} -> {access.size} bytes, {access.digest[:12]})")
+    return changes
 
 
 def _mark_root_or_inherited(result: StageResult, old: CellEntry | None, new: CellEntry,

@@ -18,6 +18,8 @@ from .fingerprints import Fingerprint
 from .hashing import ENCODING_VERSION
 
 MIME_TYPE = "application/vnd.flowrec.stage+json"
+_ALWAYS_WRITTEN = frozenset({"version", "encoding", "session", "stage", "execution_count",
+                             "code_hash", "started_at", "duration", "reads", "writes"})
 RECORD_VERSION = 1
 
 
@@ -122,7 +124,9 @@ class CellRecord:
         }
         if self.environment is not None:
             data["environment"] = self.environment
-        return data
+        # Empty lists and mappings are left out: a record is sent and saved for every cell.
+        return {key: value for key, value in data.items()
+                if key in _ALWAYS_WRITTEN or value not in ([], {}, None)}
 
     @classmethod
     def from_json(cls, data: Any) -> CellRecord:
