@@ -259,6 +259,11 @@ def test_file_lineage(run_cells):
     assert written[0].size == len("x\n1\n2\n")
     file_links = [link for link in stages["read"].upstream if link.kind == "file"]
     assert [(link.name, link.stage) for link in file_links] == [("table.csv", "save")]
+    from flowrec.notebook import flow_of
+
+    edges = flow_of(entries).edges
+    file_edges = [(edge.source, edge.target, edge.files) for edge in edges if edge.files]
+    assert file_edges == [("save", "read", ["table.csv"])]
 
 
 def test_stale_and_rerun(run_cells, tmp_path):

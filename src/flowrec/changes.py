@@ -1,4 +1,4 @@
-"""What a cell changed in the namespace, found at a cost that grows with what it touched.
+"""Detection of a cell's changes to the namespace, at a cost that grows with what it touched.
 
 Before a cell runs, :func:`watch_cell` notes the values the cell may read or
 change: names in its source, globals reached through user functions it
@@ -31,7 +31,7 @@ def is_tracked_name(name: str) -> bool:
 
 @dataclass
 class Watch:
-    """What was noted about the namespace before a cell ran."""
+    """Notes taken on the namespace before a cell ran."""
 
     reads: dict[str, Fingerprint]
     read_ids: dict[str, int]
@@ -154,8 +154,8 @@ def _added_names(namespace: dict[str, Any], watch: Watch) -> list[str]:
         if key == watch.newest_key:
             return added
         added.append(key)
-    # The newest key from before is gone; its successors cannot be told apart
-    # from older keys without a full snapshot, which only dynamic cells take.
+    # The newest key from before is gone, so new keys cannot be separated from
+    # older ones without a full snapshot, which only dynamic cells take.
     return added if watch.newest_key is None else []
 
 

@@ -176,7 +176,8 @@ def fingerprint(value: Any) -> Fingerprint:
         log.debug("description of %s failed", type_name, exc_info=True)
         kind, shape, length, dtype, nbytes = "object", None, None, None, None
     try:
-        summary = numeric_summary(value, encoder.rest_digest, encoder.top_columns)
+        summary = numeric_summary(value, encoder.rest_digest, encoder.top_columns,
+                                  encoder.top_floats)
     except Exception:  # the digest is kept even when statistics cannot be computed
         log.debug("numeric summary of %s failed", type_name, exc_info=True)
         summary = None

@@ -30,7 +30,7 @@ from . import hashing_extras
 
 # Bumped whenever the encoding changes, so digests made by another version
 # are never compared with these.
-ENCODING_VERSION = 2
+ENCODING_VERSION = 3
 CHUNK_BYTES = 1024 * 1024  # small enough that a copied slab stays in cache
 MAX_DEPTH = 200
 MAX_NODES = 200_000
@@ -69,6 +69,8 @@ class Encoder:
         self.rest_digest: str | None = None
         # Columns of the top-level DataFrame, so callers need not split it again.
         self.top_columns: list[Any] | None = None
+        # The float64 array of a top-level list or tuple of floats, for its summary.
+        self.top_floats: np.ndarray | None = None
 
     def hexdigest(self) -> str:
         return self.hasher.hexdigest()
@@ -147,6 +149,8 @@ class Encoder:
             array = np.fromiter(value, dtype=np.float64, count=len(value))
             self.count(b"floats:" + tag, len(value))
             self.hasher.update(canonical_nan(array))
+            if len(self.stack) == 1:
+                self.top_floats = array
             return
         if self._feed_plain(value):
             return

@@ -42,7 +42,7 @@ def check_output_path(path: Path, option: str, inputs: list[Path],
 
 
 def is_flowrec_report(path: Path) -> bool:
-    """Return whether ``path`` holds a JSON report that flowrec wrote."""
+    """Return whether ``path`` contains a JSON report that flowrec wrote."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):

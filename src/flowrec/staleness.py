@@ -1,4 +1,4 @@
-"""Which recorded cells are stale: their inputs changed after they ran.
+"""Staleness of recorded cells: cells whose inputs changed after they ran.
 
 A cell is stale when a value it read now has another fingerprint, written
 by a later run of another cell, or when a cell it depends on is stale.

@@ -2,7 +2,7 @@
 
 Small values (at most ``FULL_VALUES_LIMIT`` floats) keep every value.
 Larger ones keep ``SAMPLE_SIZE`` values at evenly spaced positions. Beyond
-``EXACT_STATISTICS_LIMIT`` floats, the statistics and the NaN and infinity
+``EXACT_STATISTICS_LIMIT`` floats (262,144), the statistics and the NaN and infinity
 counts are computed on a fixed sample of ``STATISTICS_SAMPLE`` positions,
 because a full pass per statistic would cost several times the hashing.
 """
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 FULL_VALUES_LIMIT = 256
 SAMPLE_SIZE = 64
-EXACT_STATISTICS_LIMIT = 1 << 20
+EXACT_STATISTICS_LIMIT = 1 << 18
 STATISTICS_SAMPLE = 1 << 16
 
 
@@ -38,17 +38,18 @@ class _FloatGrid:
         self.everything = everything
 
 
-def numeric_summary(value: Any, rest: str | None = None,
-                    columns: list[Any] | None = None) -> NumericSummary | None:
+def numeric_summary(value: Any, rest: str | None = None, columns: list[Any] | None = None,
+                    floats: np.ndarray | None = None) -> NumericSummary | None:
     """Summarize the floating values of ``value``, or return None if it has none.
 
-    ``rest`` is the digest of a pandas object's non-float content and
-    ``columns`` a DataFrame's columns, both computed by the encoder while it
-    hashed the value.
+    The encoder computes three things while it hashes the value, so they are
+    passed in: ``rest``, the digest of a pandas object's non-float content;
+    ``columns``, a DataFrame's columns; and ``floats``, the float64 array it
+    built from a list of floats.
     """
     from .fingerprints import NumericSummary
 
-    grid = _float_grid(value, columns)
+    grid = _array_grid(floats) if floats is not None else _float_grid(value, columns)
     if grid is None:
         return None
     if isinstance(grid, list):
@@ -107,7 +108,11 @@ def _small_summary(values: list[float], rest: str | None) -> NumericSummary:
 
 def _spread(count: int, size: int) -> np.ndarray:
     """Return up to ``size`` evenly spaced positions in ``range(count)``, first and last included."""
-    return np.unique(np.linspace(0, count - 1, min(size, count)).astype(np.int64))
+    if count <= size:
+        return np.arange(count, dtype=np.int64)
+    # Integer arithmetic keeps the positions exact, strictly increasing and stable
+    # across platforms, with no duplicates to remove.
+    return np.arange(size, dtype=np.int64) * (count - 1) // (size - 1)
 
 
 def _array_grid(array: np.ndarray) -> _FloatGrid:
