@@ -290,3 +290,13 @@ def test_notebook_format_3_without_cells(tmp_path):
     path = tmp_path / "v3.ipynb"
     path.write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": []}))
     assert_one_line_error(flowrec("check", path), "uses notebook format 3")
+
+
+@pytest.mark.kernel
+def test_verbose_logs_progress(write_notebook):
+    """-v logs the papermill run and the reference to standard error."""
+    path = write_notebook([LOAD, "%%flow_stage one\nx = 1"], execute=True)
+    completed = flowrec("-v", "check", path)
+    assert completed.returncode == 0, completed.stderr
+    assert "flowrec.execute: INFO: running " in completed.stderr
+    assert "flowrec.check: INFO: reference: records saved in the notebook" in completed.stderr

@@ -299,3 +299,14 @@ def test_stale_and_rerun(run_cells, tmp_path):
     # Only the %flow rerun cell's own record is published there, not the re-runs'.
     assert len(rerun_records) == 1
     assert rerun_records[0].data["application/vnd.flowrec.stage+json"]["stage"] is None
+
+
+def test_unknown_after_and_ignore_noted(run_cells):
+    """--after naming no stage and --ignore naming no written value leave notes."""
+    entries = run_cells([
+        "%load_ext flowrec",
+        "%%flow_stage first --after nosuch --ignore missing\nvalue = 1",
+    ])
+    notes = entries[1].record.notes
+    assert "--after names stage 'nosuch', which has not run in this session" in notes
+    assert "--ignore names 'missing', which this cell did not write" in notes
