@@ -540,3 +540,72 @@ def test_float_frame_summary_row_major():
     summary = fingerprint(frame).summary
     assert [value for _, value in summary.sample] == [1.0, 10.0, 2.0, 20.0]
     assert summary.rest is not None
+
+
+def test_categorical_labels_and_order():
+    """Categoricals hash their labels and ordered flag, not only their codes."""
+    first = pd.Series(["cat", "dog", "cat"], dtype="category")
+    assert digest(first) != digest(pd.Series(["ham", "spam", "ham"], dtype="category"))
+    assert digest(first) != digest(first.cat.add_categories(["zebra"]))
+    assert digest(first) != digest(first.cat.as_ordered())
+    assert digest(pd.CategoricalIndex(["a", "b"])) != digest(pd.CategoricalIndex(["x", "y"]))
+
+
+def test_random_generator_state():
+    """A random.Random hashes its state, so a draw changes its digest."""
+    import random
+
+    generator = random.Random(0)
+    before = digest(generator)
+    generator.random()
+    assert digest(generator) != before
+    assert digest(random.Random(0)) != digest(random.Random(1))
+    assert digest(random.Random(0)) == digest(random.Random(0))
+
+
+def test_huge_integers():
+    """Integers of any size hash, whatever the process's int-to-text limit."""
+    assert not fingerprint(2 ** 20000).opaque
+    assert digest(2 ** 20000) != digest(2 ** 20000 + 1)
+    assert digest(-1) != digest(1)
+    assert digest(255) != digest(-1)
+
+
+def test_values_not_part_of_content():
+    """Padding bytes, data under a mask and explicit sparse zeros do not count."""
+    sparse = pytest.importorskip("scipy.sparse")
+    layout = np.dtype({"names": ["a", "b"], "formats": ["i4", "f8"], "offsets": [0, 8],
+                       "itemsize": 16})
+    clean = np.zeros(2, dtype=layout)
+    dirty = np.zeros(2, dtype=layout)
+    dirty.view(np.uint8).reshape(2, 16)[:, 5] = 7
+    assert np.array_equal(clean, dirty)
+    assert digest(clean) == digest(dirty)
+    assert digest(np.ma.masked_array([1, 2], mask=[0, 1])) == digest(
+        np.ma.masked_array([1, 9], mask=[0, 1]))
+    stored_zero = sparse.csr_matrix(([0.0, 1.0], ([0, 1], [0, 1])), shape=(2, 2))
+    no_zero = sparse.csr_matrix(([1.0], ([1], [1])), shape=(2, 2))
+    assert digest(stored_zero) == digest(no_zero)
+
+
+def test_container_classes_matter():
+    """Sparse matrices and arrays, Arrow tables and record batches differ."""
+    sparse = pytest.importorskip("scipy.sparse")
+    pa = pytest.importorskip("pyarrow")
+    identity = np.eye(2)
+    assert digest(sparse.csr_matrix(identity)) != digest(sparse.csr_array(identity))
+    assert digest(pa.table({"a": [1]})) != digest(pa.record_batch({"a": [1]}))
+
+
+def test_system_exit_in_reduce_opaque():
+    """A __reduce_ex__ that raises SystemExit makes the value opaque instead of exiting."""
+
+    class Exiting:
+        __slots__ = ()
+
+        def __reduce_ex__(self, protocol):
+            raise SystemExit(3)
+
+    result = fingerprint(Exiting())
+    assert result.opaque
+    assert "SystemExit" in result.opaque_reason

@@ -44,10 +44,52 @@ def analyze_cell(source: str) -> CellAnalysis:
     except (SyntaxError, ValueError) as error:
         return CellAnalysis(syntax_error=f"{type(error).__name__}: {error}")
     visitor = _ModuleVisitor()
-    for statement in tree.body:
+    for statement in _inline_code_strings(tree.body):
         visitor.visit(statement)
     visitor.result.dynamic_namespace = visitor.result.star_import or _touches_namespace(tree)
     return visitor.result
+
+
+# Cell magics whose body is Python run in the user namespace.
+_PYTHON_BODY_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
+
+
+def _inline_code_strings(statements: list[ast.stmt]) -> list[ast.stmt]:
+    """Replace code given as constant strings with its parsed statements.
+
+    ``%%time`` and other cell magics become
+    ``get_ipython().run_cell_magic('time', '', 'body')``, and
+    ``exec('...')`` runs a string: both are analyzed as the code they run.
+    """
+    result: list[ast.stmt] = []
+    for statement in statements:
+        body = _code_string_of(statement)
+        if body is not None:
+            try:
+                result.extend(_inline_code_strings(ast.parse(body).body))
+                continue
+            except (SyntaxError, ValueError):
+                pass
+        result.append(statement)
+    return result
+
+
+def _code_string_of(statement: ast.stmt) -> str | None:
+    if not isinstance(statement, ast.Expr) or not isinstance(statement.value, ast.Call):
+        return None
+    call = statement.value
+    function = call.func
+    if (isinstance(function, ast.Name) and function.id == "exec" and len(call.args) == 1
+            and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)):
+        return call.args[0].value
+    if (isinstance(function, ast.Attribute) and function.attr == "run_cell_magic"
+            and len(call.args) == 3
+            and all(isinstance(arg, ast.Constant) and isinstance(arg.value, str) for arg in call.args)
+            and call.args[0].value in _PYTHON_BODY_MAGICS):
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(call.args[2].value)
+    return None
 
 
 _NAMESPACE_FUNCTIONS = frozenset({"exec", "eval", "globals", "vars", "locals", "setattr",
@@ -246,6 +288,23 @@ class _ModuleVisitor(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Name) and node.func.id not in self.result.calls:
             self.result.calls.append(node.func.id)
+        # eval('expression') reads the names of its constant expression.
+        if (isinstance(node.func, ast.Name) and node.func.id == "eval" and node.args
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            try:
+                self.visit(ast.parse(node.args[0].value, mode="eval").body)
+            except (SyntaxError, ValueError):
+                pass
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        # globals()['name'] and vars()['name'] read that global.
+        value = node.value
+        if (isinstance(node.ctx, ast.Load) and isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Name) and value.func.id in ("globals", "vars")
+                and not value.args and isinstance(node.slice, ast.Constant)
+                and isinstance(node.slice.value, str)):
+            self._read(node.slice.value)
         self.generic_visit(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:

@@ -79,7 +79,10 @@ def watch_cell(namespace: dict[str, Any], analysis: CellAnalysis,
     read_ids: dict[str, int] = {}
     for name in names:
         value = namespace[name]
-        reads[name] = fingerprint_of(name, value, True)
+        # A builtin container can change through another name that holds one
+        # of its items, which the cache cannot see: hash it again.
+        cached = type(value) not in (list, dict, set, tuple)
+        reads[name] = fingerprint_of(name, value, cached)
         read_ids[name] = id(value)
     guarded = {}
     for name in reached_stores:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare_runs
+from .diagnose import diagnose, parameter_changes
 from .errors import BadInputError, NotebookError
 from .execute import CHECK_METADATA_KEY, Execution, execute
 from .hashing import ENCODING_VERSION
@@ -54,6 +55,7 @@ class CheckResult:
     execution_error: str | None
     duration: float
     record_errors: list[str]
+    environment_changes: list[str] = field(default_factory=list)
 
     @property
     def reproduced(self) -> bool:
@@ -71,6 +73,7 @@ class CheckResult:
             "execution_error": self.execution_error,
             "duration": round(self.duration, 3),
             "record_errors": self.record_errors,
+            "environment_changes": self.environment_changes,
             **self.comparison.to_json(),
             "reproduced": self.reproduced,
         }
@@ -114,8 +117,10 @@ def run_check(options: CheckOptions) -> CheckResult:
         _check_started(kernel, rerun)
         rerun_entries = cell_entries(rerun.notebook)
         _check_recorded(kernel, rerun_entries)
+        changed = frozenset(parameter_changes(reference_entries, options.parameters))
         comparison = compare_runs(reference_entries, rerun_entries, options.rtol, options.atol,
-                                  rerun.stopped_at, rerun.error)
+                                  rerun.stopped_at, rerun.error, changed)
+        environment = diagnose(comparison, reference_entries, rerun_entries, options.parameters)
     return CheckResult(
         notebook=notebook_path,
         reference_source=reference_source,
@@ -126,6 +131,7 @@ def run_check(options: CheckOptions) -> CheckResult:
         execution_error=rerun.error,
         duration=duration + rerun.duration,
         record_errors=record_errors,
+        environment_changes=environment,
     )
 
 

@@ -42,6 +42,8 @@ def parameter_value(text: str) -> Any:
     Integers and decimals are read as Python reads them (``1_000`` is 1000).
     ``nan``, ``inf`` and numbers too large for a float stay strings.
     """
+    if text != text.strip():
+        return text  # surrounding spaces were typed on purpose: keep the text
     if _INTEGER.match(text):
         return int(text)
     try:

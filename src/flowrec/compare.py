@@ -89,6 +89,7 @@ class StageResult:
     rerun_duration: float | None = None
     ignored: list[str] = field(default_factory=list)
     input_files_changed: list[str] = field(default_factory=list)
+    causes: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -111,6 +112,7 @@ class StageResult:
             "values": [value.to_json() for value in self.values],
             "ignored": self.ignored,
             "input_files_changed": self.input_files_changed,
+            "causes": self.causes,
             "reference_duration": self.reference_duration,
             "rerun_duration": self.rerun_duration,
         }
@@ -157,12 +159,14 @@ class Comparison:
 def compare_runs(reference: list[CellEntry], rerun: list[CellEntry],
                  rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
                  stopped_at: int | None = None,
-                 execution_error: str | None = None) -> Comparison:
+                 execution_error: str | None = None,
+                 changed_parameters: frozenset[str] = frozenset()) -> Comparison:
     """Compare the cells of a re-run with those of its reference.
 
     ``stopped_at`` is the index of the cell where the re-run stopped (a
     failure, timeout or dead kernel), which fails with ``execution_error``;
-    later cells are "not run".
+    later cells are "not run". ``changed_parameters`` are names given
+    another value with ``-p`` than the reference had.
     """
     by_index = {entry.index: entry for entry in reference}
     results: list[StageResult] = []
@@ -183,7 +187,7 @@ def compare_runs(reference: list[CellEntry], rerun: list[CellEntry],
                 result.input_files_changed = causes
                 result.reason = "; ".join(causes) + "; " + result.reason
         if result.verdict is Verdict.DIVERGED:
-            _mark_root_or_inherited(result, old, new, changed_values)
+            _mark_root_or_inherited(result, old, new, changed_values, changed_parameters)
         if new.record is not None and not result.verdict.reproduced:
             if result.verdict is Verdict.DIVERGED:
                 names = [value.name for value in result.values
@@ -324,7 +328,8 @@ def file_changes(reference: CellRecord | None, record: CellRecord | None) -> lis
 
 
 def _mark_root_or_inherited(result: StageResult, old: CellEntry | None, new: CellEntry,
-                            changed_values: dict[str, str]) -> None:
+                            changed_values: dict[str, str],
+                            changed_parameters: frozenset[str] = frozenset()) -> None:
     """Mark a diverged stage as inherited when an input it read had already diverged."""
     reference = old.record if old is not None else None
     record = new.record
@@ -344,6 +349,10 @@ def _mark_root_or_inherited(result: StageResult, old: CellEntry | None, new: Cel
         result.inherited_from = causes
         return
     result.root = True
+    parameters = [name for name in unexplained if name in changed_parameters]
+    if parameters:
+        result.reason += f"; its input {', '.join(parameters)} was set with -p"
+        unexplained = [name for name in unexplained if name not in changed_parameters]
     if unexplained:
         # The input differs although no earlier cell changed it in this run.
         result.reason += (f"; its input {', '.join(unexplained)} differed from the reference "

@@ -167,7 +167,7 @@ def fingerprint(value: Any) -> Fingerprint:
         return _opaque(value, type_name, str(reason))
     except RecursionError:
         return _opaque(value, type_name, "nested too deeply for the Python stack")
-    except Exception as error:  # a foreign __dict__ or property may raise anything
+    except (Exception, SystemExit) as error:  # foreign __reduce__ or properties raise anything
         log.debug("fingerprint of %s failed", type_name, exc_info=True)
         return _opaque(value, type_name, f"fingerprinting failed: {type(error).__name__}: {error}")
     try:

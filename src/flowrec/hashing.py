@@ -16,6 +16,7 @@ import enum
 import io
 import math
 import pickle
+import random
 import socket
 import struct
 import sys
@@ -30,7 +31,7 @@ from . import hashing_extras
 
 # Bumped whenever the encoding changes, so digests made by another version
 # are never compared with these.
-ENCODING_VERSION = 3
+ENCODING_VERSION = 4
 CHUNK_BYTES = 1024 * 1024  # small enough that a copied slab stays in cache
 MAX_DEPTH = 200
 MAX_NODES = 200_000
@@ -117,7 +118,8 @@ class Encoder:
         elif cls is bool:
             self.tag(b"bool", b"1" if value else b"0")
         elif cls is int:
-            self.text(b"int", str(value))
+            # Bytes, not decimal text: str() of a huge int depends on a process limit.
+            self.tag(b"int", value.to_bytes(value.bit_length() // 8 + 1, "little", signed=True))
         elif cls is float:
             self.tag(b"float", float_bytes(value))
         elif cls is complex:
@@ -182,9 +184,19 @@ class Encoder:
     def feed_ndarray(self, array: np.ndarray) -> None:
         if isinstance(array, np.ma.MaskedArray):
             self.text(b"masked", qualified_name(type(array)))
-            self.feed_ndarray(np.ma.getdata(array))
-            self.feed_ndarray(np.ma.getmaskarray(array))
+            mask = np.ma.getmaskarray(array)
+            data = np.ma.getdata(array)
+            if mask.any() and not data.dtype.hasobject and not data.dtype.fields:
+                # What lies under the mask is not part of the value.
+                data = np.where(mask, np.zeros(1, dtype=data.dtype), data)
+            self.feed_ndarray(data)
+            self.feed_ndarray(mask)
             return
+        if array.dtype.fields and not array.dtype.hasobject:
+            packed = _without_padding(array)
+            if packed is not array:
+                self.feed_ndarray(packed)
+                return
         if type(array) is not np.ndarray:
             self.text(b"subclass", qualified_name(type(array)))
         # One header for dtype and shape: small arrays are common in frames.
@@ -302,20 +314,21 @@ class Encoder:
         if isinstance(values, np.ndarray):
             self.feed_ndarray(values)
             return
-        if type(values.dtype).__name__ == "StringDtype":
+        dtype_kind = type(values.dtype).__name__
+        if dtype_kind == "StringDtype":
             self._feed_string_column(values)
             return
-        # Checked first because most extension arrays (strings, datetimes with
-        # a time zone, periods) keep a numpy array here.
+        if dtype_kind == "CategoricalDtype":
+            # The codes alone would make ["a", "b"] and ["x", "y"] equal.
+            self.feed(bool(values.dtype.ordered))
+            self.feed_index(values.categories)
+            self.feed_ndarray(np.asarray(values.codes))
+            return
+        # Checked early because most extension arrays (datetimes with a time
+        # zone, periods, timedeltas) keep a numpy array here.
         backing = getattr(values, "_ndarray", None)
         if isinstance(backing, np.ndarray):
             self.feed_ndarray(backing)
-            return
-        categories = getattr(values, "categories", None)
-        codes = getattr(values, "codes", None)
-        if categories is not None and codes is not None:
-            self.feed_index(categories)
-            self.feed_ndarray(np.asarray(codes))
             return
         data, mask = getattr(values, "_data", None), getattr(values, "_mask", None)
         if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray):
@@ -359,7 +372,11 @@ class Encoder:
         for unreadable, reason in _UNREADABLE_TYPES:
             if isinstance(value, unreadable):
                 raise Opaque(reason)
-        if isinstance(value, enum.Enum):
+        if isinstance(value, random.Random):
+            # The Mersenne Twister state lives in C, outside the instance's __dict__.
+            self.text(b"random.Random", qualified_name(cls))
+            self.feed(value.getstate())
+        elif isinstance(value, enum.Enum):
             self.text(b"enum", qualified_name(cls))
             self.text(b"member", value.name)
         elif isinstance(value, types.ModuleType):
@@ -539,6 +556,20 @@ def _arrow_string_parts(chunked: Any) -> tuple[Any, np.ndarray, Any] | None:
     start, end = int(offsets[0]), int(offsets[-1])
     data = memoryview(buffers[2])[start:end] if buffers[2] is not None else b""
     return valid, lengths, data
+
+
+def _without_padding(array: np.ndarray) -> np.ndarray:
+    """Return a structured array without the padding bytes between its fields.
+
+    Padding holds whatever memory was there before, so two equal arrays can
+    differ in it; the packed copy keeps only the fields.
+    """
+    dtype = array.dtype
+    if dtype.itemsize == sum(dtype.fields[name][0].itemsize for name in dtype.names):
+        return array
+    from numpy.lib import recfunctions
+
+    return recfunctions.repack_fields(array)
 
 
 def pickle_without_memo(value: Any) -> bytes:

@@ -79,7 +79,8 @@ def _pyarrow(encoder: Encoder, value: Any) -> bool:
     import pyarrow as pa
 
     if isinstance(value, (pa.Table, pa.RecordBatch)):
-        encoder.text(b"arrow:table", value.schema.to_string(show_schema_metadata=False))
+        encoder.text(b"arrow:" + type(value).__name__.encode(),
+                      value.schema.to_string(show_schema_metadata=False))
         encoder.count(b"rows", value.num_rows)
         for column in value.columns:
             _feed_arrow_array(encoder, column)
@@ -158,8 +159,11 @@ def _scipy(encoder: Encoder, value: Any) -> bool:
     # matrices stored differently hash alike.
     canonical = value.tocsr(copy=True)
     canonical.sum_duplicates()
+    canonical.eliminate_zeros()
     canonical.sort_indices()
-    encoder.text(b"sparse", f"{canonical.dtype.str}:{canonical.shape}")
+    # Matrices and arrays differ in what * means, so the class is part of the value.
+    kind = "array" if isinstance(value, getattr(sparse, "sparray", ())) else "matrix"
+    encoder.text(b"sparse", f"{kind}:{canonical.dtype.str}:{canonical.shape}")
     encoder.feed_ndarray(canonical.indptr.astype(np.int64))
     encoder.feed_ndarray(canonical.indices.astype(np.int64))
     encoder.feed_ndarray(canonical.data)

@@ -54,6 +54,8 @@ def _user_code_objects(value: Any) -> list[types.CodeType]:
         value = value.func
     if isinstance(value, types.FunctionType):
         return [value.__code__] if value.__module__ == USER_MODULE else []
+    if not isinstance(value, type) and type(value).__module__ == USER_MODULE:
+        value = type(value)  # an instance: its methods run when the cell calls them
     if isinstance(value, type) and value.__module__ == USER_MODULE:
         codes = []
         for attribute in vars(value).values():

@@ -16,6 +16,7 @@ from .errors import RecordFormatError
 from .files import FileAccess
 from .fingerprints import Fingerprint
 from .hashing import ENCODING_VERSION
+from .hazards import Hazard
 
 MIME_TYPE = "application/vnd.flowrec.stage+json"
 _ALWAYS_WRITTEN = frozenset({"version", "encoding", "session", "stage", "execution_count",
@@ -77,6 +78,9 @@ class CellRecord:
     mutated: list[str] = field(default_factory=list)
     files: list[FileAccess] = field(default_factory=list)
     upstream: list[Upstream] = field(default_factory=list)
+    hazards: list[Hazard] = field(default_factory=list)
+    # Digests of the global random generators' states at the cell's start and end.
+    random_state: dict[str, list[str]] = field(default_factory=dict)
     error: dict[str, str] | None = None
     packages: dict[str, str] = field(default_factory=dict)
     environment: dict[str, Any] | None = None
@@ -117,6 +121,8 @@ class CellRecord:
             "deletes": list(self.deletes),
             "mutated": list(self.mutated),
             "files": [access.to_json() for access in self.files],
+            "hazards": [hazard.to_json() for hazard in self.hazards],
+            "random_state": dict(self.random_state),
             "upstream": [item.to_json() for item in self.upstream],
             "error": self.error,
             "packages": dict(self.packages),
@@ -157,6 +163,8 @@ class CellRecord:
                 deletes=list(data.get("deletes", [])),
                 mutated=list(data.get("mutated", [])),
                 files=[FileAccess.from_json(item) for item in data.get("files", [])],
+                hazards=[Hazard.from_json(item) for item in data.get("hazards", [])],
+                random_state={str(k): list(v) for k, v in data.get("random_state", {}).items()},
                 upstream=[Upstream.from_json(item) for item in data.get("upstream", [])],
                 error=data.get("error"),
                 packages=dict(data.get("packages", {})),

@@ -24,6 +24,7 @@ from .analysis import CellAnalysis, analyze_cell
 from .changes import Watch, find_changes, watch_cell
 from .environment import PackageTracker, capture_environment, notebook_directory
 from .files import FileTracker, default_ignored_directories
+from .hazards import Hazard, find_hazards, random_states
 from .fingerprints import Fingerprint, fingerprint
 from .record import MIME_TYPE, CellRecord, Upstream, code_hash
 from .stage_line import StageOptions, StageLineError, parse_stage_cell
@@ -44,6 +45,8 @@ class _CellRun:
     notes: list[str] = field(default_factory=list)
     # The record this run repeats, for cells re-run by ``%flow rerun``.
     rerun_of: CellRecord | None = None
+    hazards: list[Hazard] = field(default_factory=list)
+    random_start: dict[str, str] = field(default_factory=dict)
 
 
 class Recorder:
@@ -175,6 +178,8 @@ class Recorder:
         analysis = analyze_cell(transformed)
         watch = watch_cell(self.shell.user_ns, analysis, self._fingerprint_for_watch,
                            getattr(self.shell, "user_ns_hidden", None))
+        hazards = find_hazards(transformed)
+        random_start = random_states() if any(h.kind == "random" for h in hazards) else {}
         run = _CellRun(
             raw_cell=raw_cell,
             cell_id=cell_id,
@@ -183,6 +188,8 @@ class Recorder:
             started_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             start=time.perf_counter(),
             watch=watch,
+            hazards=hazards,
+            random_start=random_start,
         )
         self._files.start()
         return run
@@ -236,6 +243,9 @@ class Recorder:
             reads=dict(run.watch.reads),
             writes=writes,
             files=files,
+            hazards=run.hazards,
+            random_state={name: [start, random_states().get(name, "")]
+                          for name, start in run.random_start.items()},
             deletes=deletes,
             mutated=mutated,
             upstream=upstream,

@@ -53,6 +53,8 @@ def print_check(result: CheckResult, console: Console) -> None:
             reason = f"{reason}; inputs changed upstream: {', '.join(stage.inherited_from)}"
         if stage.ignored:
             reason = f"{reason}; ignored: {', '.join(stage.ignored)}"
+        if stage.causes:
+            reason = f"{reason}; likely cause: {stage.causes[0]}"
         style = _STYLES[stage.verdict]
         table.add_row(str(stage.cell), label, f"[{style}]{escape(verdict_text(stage))}[/{style}]",
                       escape(reason))
@@ -68,6 +70,9 @@ def print_check(result: CheckResult, console: Console) -> None:
         console.print("outputs normalized: " + escape(", ".join(comparison.normalizations)))
     for error in result.record_errors:
         console.print(f"[yellow]unreadable record[/yellow] {escape(error)}")
+    if result.environment_changes:
+        console.print("environment changed since the reference: "
+                      + escape(", ".join(result.environment_changes)))
     if result.execution_error:
         console.print(f"[bold magenta]execution stopped:[/bold magenta] {escape(result.execution_error)}")
 
@@ -90,6 +95,8 @@ def print_check(result: CheckResult, console: Console) -> None:
             console.print("  its outputs differ from the reference")
         if not first.diverged_values and not first.outputs_differ:
             console.print(f"  {escape(first.reason)}")
+        for cause in first.causes:
+            console.print(f"  likely cause: {escape(cause)}")
 
 
 def write_json(result: CheckResult, path: Path) -> None:

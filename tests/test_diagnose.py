@@ -1,0 +1,99 @@
+"""Likely causes named by ``flowrec check``, on real notebooks."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowrec.check import CheckOptions, run_check
+from flowrec.compare import Verdict
+
+pytestmark = pytest.mark.kernel
+
+LOAD = "%load_ext flowrec"
+
+
+def stage(result, label):
+    return next(item for item in result.comparison.stages if item.label == label)
+
+
+def test_random_clock_and_hash_seed(write_notebook, monkeypatch):
+    """Unseeded draws, the wall clock and set order are each named, with the line."""
+    monkeypatch.setenv("PYTHONHASHSEED", "1")
+    path = write_notebook([
+        LOAD,
+        "%%flow_stage draw\nimport numpy as np\nnoise = np.random.normal(size=3)",
+        "%%flow_stage clock\nfrom datetime import datetime\nstamp = datetime.now().isoformat()",
+        "%%flow_stage order\nwords = list({'alpha', 'beta', 'gamma', 'delta', 'epsilon', "
+        "'zeta', 'eta', 'theta', 'iota', 'kappa'})",
+        "%%flow_stage seeded\nrng = np.random.default_rng(7)\nfixed = rng.normal(size=2)",
+    ], execute=True)
+    monkeypatch.setenv("PYTHONHASHSEED", "2")
+    result = run_check(CheckOptions(path))
+    draw = stage(result, "draw")
+    assert draw.root
+    assert draw.causes[0].startswith("unseeded random generator: np.random.normal at line 3 "
+                                     "(a random draw with no seed set in this cell)")
+    assert "the numpy generator state at the stage's start differs" in draw.causes[0]
+    clock = stage(result, "clock")
+    assert clock.causes == ["per-run value: datetime.now at line 3 reads the wall clock; "
+                            "pass it in as a parameter or --ignore the variable"]
+    order = stage(result, "order")
+    assert order.verdict is Verdict.DIVERGED
+    assert order.causes[0].startswith("hash-seed dependent ordering: set iteration at line 2")
+    assert stage(result, "seeded").verdict is Verdict.IDENTICAL
+    assert stage(result, "seeded").causes == []
+    assert "PYTHONHASHSEED 1 -> 2" in result.environment_changes
+
+
+def test_parameter_cause(write_notebook):
+    """A -p value that differs from the reference is named on the stage that reads it."""
+    path = write_notebook([
+        LOAD,
+        ("count = 3", ["parameters"]),
+        "%%flow_stage build\nvalues = list(range(count))",
+    ], execute=True)
+    result = run_check(CheckOptions(path, parameters={"count": 4}))
+    assert stage(result, "build").causes == [
+        "parameter count is 4 in this run and 3 in the reference"]
+
+
+def test_no_cause_found(write_notebook, monkeypatch):
+    """A divergence with no evidence in the records says so plainly."""
+    monkeypatch.setenv("FLOWREC_TEST_LEVEL", "1")
+    path = write_notebook([
+        LOAD,
+        "%%flow_stage hidden\nimport os\nlevel = os.environ['FLOWREC_TEST_LEVEL']",
+    ], execute=True)
+    monkeypatch.setenv("FLOWREC_TEST_LEVEL", "2")
+    result = run_check(CheckOptions(path))
+    hidden = stage(result, "hidden")
+    assert hidden.verdict is Verdict.DIVERGED
+    assert hidden.causes == ["no cause found in the records"]
+
+
+def test_random_state_evidence(write_notebook):
+    """A draw after an unseeded draw in an earlier cell names the differing generator state."""
+    path = write_notebook([
+        LOAD,
+        "import numpy as np\nwarmup = np.random.random()",
+        "%%flow_stage later\nvalue = np.random.random()",
+    ], execute=True)
+    result = run_check(CheckOptions(path))
+    later = stage(result, "later")
+    assert later.root
+    assert "the numpy generator state at the stage's start differs from the reference" in \
+        later.causes[0]
+
+
+def test_parameter_reason_not_out_of_order(write_notebook):
+    """A stage reading a changed -p value says so, not that the reference ran out of order."""
+    path = write_notebook([
+        LOAD,
+        ("x = 1", ["parameters"]),
+        "%%flow_stage use\ny = x * 2\nprint(y)",
+    ], execute=True)
+    result = run_check(CheckOptions(path, parameters={"x": 3}))
+    use = stage(result, "use")
+    assert use.root
+    assert "its input x was set with -p" in use.reason
+    assert "out of order" not in use.reason
