@@ -300,3 +300,37 @@ def test_verbose_logs_progress(write_notebook):
     assert completed.returncode == 0, completed.stderr
     assert "flowrec.execute: INFO: running " in completed.stderr
     assert "flowrec.check: INFO: reference: records saved in the notebook" in completed.stderr
+
+
+@pytest.mark.kernel
+def test_junit_report(write_notebook, tmp_path):
+    """--junit writes one test case per cell, with a failure for the diverged one."""
+    import xml.etree.ElementTree as ElementTree
+
+    path = write_notebook([
+        LOAD,
+        "%%flow_stage steady\nx = 1",
+        "%%flow_stage draw\nimport random\ndraws = [random.random() for _ in range(3)]",
+    ], execute=True)
+    report = tmp_path / "junit.xml"
+    completed = flowrec("check", path, "--junit", report)
+    assert completed.returncode == 1
+    root = ElementTree.parse(report).getroot()
+    assert root.tag == "testsuites"
+    assert root.get("name") == "flowrec"
+    assert root.get("tests") == "3"
+    assert root.get("failures") == "1"
+    suite = root.find("testsuite")
+    cases = {case.get("name"): case for case in suite.findall("testcase")}
+    assert set(cases) == {"cell 1", "steady (cell 2)", "draw (cell 3)"}
+    failure = cases["draw (cell 3)"].find("failure")
+    assert failure is not None
+    assert failure.get("message").startswith("diverged (root): draws: list len 3")
+    assert "likely cause: unseeded random generator: random.random" in failure.get("message")
+    assert cases["steady (cell 2)"].find("failure") is None
+    # A second run may replace its own report, but never a file of the user's.
+    assert flowrec("check", path, "--junit", report).returncode == 1
+    mine = tmp_path / "mine.xml"
+    mine.write_text("<results/>")
+    assert_one_line_error(flowrec("check", path, "--junit", mine), "--junit")
+    assert mine.read_text() == "<results/>"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from flowrec.normalize import normalize_outputs, normalize_text, outputs_digest
 from flowrec.record import MIME_TYPE
 
@@ -30,6 +32,19 @@ def test_timestamp_and_duration():
     text, applied = normalized("run at 2024-03-01T10:20:30.123456+00:00, Wall time: 1.52 s")
     assert text == "run at <timestamp>, Wall time: <duration>"
     assert applied == {"timestamp", "duration"}
+
+
+@pytest.mark.parametrize("seconds", [2e-7, 999.6e-9, 999.7e-6, 0.9996, 1.5, 123.4, 3700])
+def test_ipython_time_output(seconds):
+    """Every form IPython's %time prints a duration in is normalized."""
+    from IPython.core.magics.execution import _format_time
+
+    shown = _format_time(seconds)
+    text, applied = normalized(f"CPU times: user {shown}, sys: {shown}, total: {shown}\n"
+                               f"Wall time: {shown}\n")
+    assert text == ("CPU times: user <duration>, sys: <duration>, total: <duration>\n"
+                    "Wall time: <duration>\n")
+    assert applied == {"duration"}
 
 
 def test_progress_bar():

@@ -40,6 +40,7 @@ class CheckOptions:
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
     json_path: Path | None = None
+    junit_path: Path | None = None
 
 
 @dataclass
@@ -224,7 +225,12 @@ def _check_outputs(options: CheckOptions) -> Path | None:
     output = options.output
     if output is not None:
         check_output_path(output, "--output", [options.notebook], _written_check_output, ".ipynb")
+    others = [options.notebook] + ([output] if output is not None else [])
     if options.json_path is not None:
-        others = [options.notebook] + ([output] if output is not None else [])
         check_output_path(options.json_path, "--json", others, is_flowrec_report, ".json")
+        others.append(options.json_path)
+    if options.junit_path is not None:
+        from .junit import is_flowrec_junit
+
+        check_output_path(options.junit_path, "--junit", others, is_flowrec_junit, ".xml")
     return output

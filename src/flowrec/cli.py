@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--atol", type=_tolerance, default=None,
                        help="absolute tolerance for floats to count as close (default: 1e-08)")
     check.add_argument("--json", type=Path, metavar="PATH", help="also write the result as JSON to PATH")
+    check.add_argument("--junit", type=Path, metavar="PATH",
+                       help="also write JUnit XML to PATH: one test case per recorded cell")
 
     show = commands.add_parser(
         "show", help="print the flow recorded in a notebook, without running it",
@@ -193,12 +195,15 @@ def _run_check(args: argparse.Namespace) -> int:
         rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
         atol=DEFAULT_ATOL if args.atol is None else args.atol,
         json_path=args.json,
+        junit_path=args.junit,
     )
     result = run_check(options)
     if args.json is not None:
-        from .report import write_json
-
         write_json(result, args.json)
+    if args.junit is not None:
+        from .junit import write_junit
+
+        write_junit([result], args.junit)
     print_check(result, Console())
     return EXIT_OK if result.reproduced else EXIT_NOT_REPRODUCED
 

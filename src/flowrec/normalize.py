@@ -43,7 +43,9 @@ RULES: tuple[Rule, ...] = (
         "duration",
         re.compile(r"(?P<label>\b(?:Wall time|CPU times|user|sys|total|took|elapsed)\b:?\s*)"
                    # IPython writes microseconds with the Greek mu, others with the micro sign.
-                   r"\d+(?:\.\d+)?\s*(?:ns|\u00b5s|\u03bcs|us|ms|s|min|h)(?!\w)"),
+                   # IPython prints 999.7 ns as "1e+03 ns", and long runs as "2min 3s".
+                   r"\d+(?:\.\d+)?(?:e[+-]?\d+)?\s*(?:ns|\u00b5s|\u03bcs|us|ms|s|min|h)(?!\w)"
+                   r"(?:\s+\d+(?:\.\d+)?\s*(?:min|s)(?!\w))*"),
         r"\g<label><duration>",
     ),
     Rule(

@@ -97,8 +97,9 @@ def _small_summary(values: list[float], rest: str | None) -> NumericSummary:
     nan = sum(1 for value in values if value != value)
     inf = len(values) - len(finite) - nan
     if finite:
-        mean = math.fsum(finite) / len(finite)
-        std = math.sqrt(math.fsum((value - mean) ** 2 for value in finite) / len(finite))
+        count = len(finite)
+        mean = sum(finite) / count
+        std = math.sqrt(sum([(value - mean) * (value - mean) for value in finite]) / count)
         minimum, maximum = min(finite), max(finite)
     else:
         minimum = maximum = mean = std = None
