@@ -19,6 +19,7 @@ from rich.console import Console
 
 from . import __version__
 from .errors import BadInputError, FlowrecError
+from .export import FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("notebook", type=Path, metavar="NOTEBOOK")
     show.add_argument("--stages-only", action="store_true", help="leave unnamed steps out")
+
+    diff = commands.add_parser(
+        "diff", help="compare the records of two executed notebooks, without running them",
+        description="Compare the records saved in NEW with those in REFERENCE, cell by cell, "
+        "with the same verdicts as check. Nothing is executed.",
+    )
+    diff.add_argument("reference", type=Path, metavar="REFERENCE")
+    diff.add_argument("new", type=Path, metavar="NEW")
+    diff.add_argument("--rtol", type=_tolerance, default=None,
+                      help="relative tolerance for floats to count as close (default: 1e-05)")
+    diff.add_argument("--atol", type=_tolerance, default=None,
+                      help="absolute tolerance for floats to count as close (default: 1e-08)")
+
+    export = commands.add_parser(
+        "export", help="write the recorded flow as JSON, DOT, Mermaid, PROV-JSON or requirements",
+        description="Write the flow recorded in NOTEBOOK in another format, to standard output "
+        "or to --output. Nothing is executed.",
+    )
+    export.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+    export.add_argument("-f", "--format", required=True, choices=FORMATS,
+                        help="json: flowrec's flow graph; dot: Graphviz; mermaid: a Mermaid "
+                        "flowchart; prov: W3C PROV-JSON; requirements: the package versions "
+                        "the records saw, pinned")
+    export.add_argument("-o", "--output", type=Path,
+                        help="file to write (default: standard output); an existing file is "
+                        "never replaced")
     return parser
 
 
@@ -152,6 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _run_check(args)
+        if args.command == "diff":
+            return _run_diff(args)
+        if args.command == "export":
+            return _run_export(args)
         return _run_show(args)
     except BadInputError as error:
         print(f"flowrec: error: {error}", file=sys.stderr)
@@ -206,6 +237,52 @@ def _run_check(args: argparse.Namespace) -> int:
         write_junit([result], args.junit)
     print_check(result, Console())
     return EXIT_OK if result.reproduced else EXIT_NOT_REPRODUCED
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    from .compare import DEFAULT_ATOL, DEFAULT_RTOL, compare_runs
+    from .notebook import cell_entries, has_records, read_notebook
+
+    entries = []
+    for path in (args.reference, args.new):
+        notebook_entries = cell_entries(read_notebook(path))
+        if not has_records(notebook_entries):
+            raise BadInputError(f"{str(path)!r} has no flowrec records; run it with flowrec "
+                                "loaded (or with flowrec check --output) first")
+        entries.append(notebook_entries)
+    comparison = compare_runs(entries[0], entries[1],
+                              DEFAULT_RTOL if args.rtol is None else args.rtol,
+                              DEFAULT_ATOL if args.atol is None else args.atol)
+    from .check import CheckResult
+    from .diagnose import diagnose
+    from .report import print_check
+
+    environment = diagnose(comparison, entries[0], entries[1], {})
+    result = CheckResult(notebook=args.new, reference_source=f"records saved in {args.reference}",
+                         comparison=comparison, output_path=None, kernel="", parameters={},
+                         execution_error=None, duration=0.0,
+                         record_errors=[e for group in entries for entry in group
+                                        for e in entry.record_errors],
+                         environment_changes=environment)
+    print_check(result, Console())
+    return EXIT_OK if result.reproduced else EXIT_NOT_REPRODUCED
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from .export import export_flow
+    from .notebook import cell_entries, read_notebook
+    from .outputs import check_output_path, write_text_atomic
+
+    if args.output is not None:
+        check_output_path(args.output, "--output", [args.notebook], lambda path: False,
+                          args.format)
+    text = export_flow(cell_entries(read_notebook(args.notebook)), args.format,
+                       args.notebook.name)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(args.output, text)
+    return EXIT_OK
 
 
 def _run_show(args: argparse.Namespace) -> int:
