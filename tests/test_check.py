@@ -369,3 +369,27 @@ def test_flow_listing_not_compared(write_notebook):
     path = write_notebook([LOAD, "%%flow_stage one\nx = 1", "%flow", "%flow json"], execute=True)
     result = run_check(CheckOptions(path))
     assert result.reproduced
+
+
+def test_user_normalization_rules(write_notebook):
+    """Rules from the notebook's metadata and from --normalize hide chosen output noise."""
+    cells = [LOAD, "%%flow_stage stamp\nimport uuid\nprint('run', uuid.uuid4().hex)"]
+    path = write_notebook(cells, execute=True)
+    assert stage(run_check(CheckOptions(path)), "stamp").outputs_differ
+    result = run_check(CheckOptions(path, normalize=[r"[0-9a-f]{32}"]))
+    assert stage(result, "stamp").verdict is Verdict.IDENTICAL
+    assert "user rule [0-9a-f]{32}" in result.comparison.normalizations
+    notebook = nbformat.read(path, 4)
+    notebook.metadata["flowrec"] = {"normalize": [{"pattern": "run [0-9a-f]+",
+                                                   "replacement": "run <id>"}]}
+    nbformat.write(notebook, path)
+    assert stage(run_check(CheckOptions(path)), "stamp").verdict is Verdict.IDENTICAL
+
+
+def test_invalid_normalization_rule(write_notebook):
+    """A pattern that does not compile, or matches empty text, is bad input."""
+    path = write_notebook(["x = 1"])
+    with pytest.raises(BadInputError, match="invalid normalization pattern '\\(' given with"):
+        run_check(CheckOptions(path, normalize=["("]))
+    with pytest.raises(BadInputError, match="matches empty text"):
+        run_check(CheckOptions(path, normalize=["a*"]))

@@ -97,3 +97,34 @@ def test_parameter_reason_not_out_of_order(write_notebook):
     assert use.root
     assert "its input x was set with -p" in use.reason
     assert "out of order" not in use.reason
+
+
+def test_runs_count_agreement(write_notebook):
+    """--runs counts, per cell, the runs that reproduced the reference."""
+    path = write_notebook([
+        LOAD,
+        "%%flow_stage steady\nx = 1",
+        "%%flow_stage draw\nimport random\nvalue = random.random()",
+    ], execute=True)
+    result = run_check(CheckOptions(path, runs=3))
+    steady, draw = stage(result, "steady"), stage(result, "draw")
+    assert (steady.runs, steady.agreed) == (3, 3)
+    assert (draw.runs, draw.agreed) == (3, 0)
+    assert result.to_json()["stages"][2]["agreed_runs"] == 0
+
+
+def test_hash_seed_confirmed(write_notebook, monkeypatch):
+    """--hash-seeds runs under two hash seeds and confirms the dependent cell."""
+    monkeypatch.setenv("PYTHONHASHSEED", "5")
+    path = write_notebook([
+        LOAD,
+        "%%flow_stage order\nwords = list({'alpha', 'beta', 'gamma', 'delta', 'epsilon', "
+        "'zeta', 'eta', 'theta', 'iota', 'kappa'})",
+        "%%flow_stage steady\nx = 1",
+    ], execute=True)
+    monkeypatch.setenv("PYTHONHASHSEED", "6")
+    result = run_check(CheckOptions(path, hash_seeds=True))
+    order = stage(result, "order")
+    assert order.causes[0] == ("confirmed hash-seed dependence: the cell differs between runs "
+                               "under PYTHONHASHSEED=0 and 1")
+    assert stage(result, "steady").causes == []

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import ast
 import logging
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, compare_runs
+from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, Verdict, compare_runs
 from .diagnose import diagnose, parameter_changes
 from .errors import BadInputError, NotebookError
 from .execute import CHECK_METADATA_KEY, Execution, execute
 from .hashing import ENCODING_VERSION
+from .normalize import notebook_rules, user_rule
 from .outputs import check_output_path, is_flowrec_report
 from .notebook import PARAMETERS_TAG, cell_entries, has_records, kernel_name_of, read_notebook
 
@@ -41,6 +43,9 @@ class CheckOptions:
     atol: float = DEFAULT_ATOL
     json_path: Path | None = None
     junit_path: Path | None = None
+    normalize: list[str] = field(default_factory=list)
+    runs: int = 1
+    hash_seeds: bool = False
 
 
 @dataclass
@@ -84,7 +89,8 @@ def run_check(options: CheckOptions) -> CheckResult:
     """Check one notebook; raise BadInputError for inputs that cannot be used."""
     notebook_path = options.notebook
     notebook = read_notebook(notebook_path)
-    entries = cell_entries(notebook)
+    rules = _normalization_rules(notebook, options.normalize)
+    entries = cell_entries(notebook, rules)
     _check_parameters(notebook_path, entries, options.parameters)
     kernel = options.kernel or kernel_name_of(notebook) or DEFAULT_KERNEL
     _check_kernel(kernel)
@@ -104,7 +110,7 @@ def run_check(options: CheckOptions) -> CheckResult:
             first = execute(notebook_path.resolve(), scratch_dir / f"reference-{notebook_path.name}",
                             options.parameters, kernel, options.timeout)
             _check_started(kernel, first)
-            reference_entries = cell_entries(first.notebook)
+            reference_entries = cell_entries(first.notebook, rules)
             reference_source = "a first run (the notebook had no saved records)"
             if outdated is not None:
                 reference_source = (
@@ -116,12 +122,23 @@ def run_check(options: CheckOptions) -> CheckResult:
         rerun: Execution = execute(notebook_path.resolve(), run_path, options.parameters, kernel,
                                    options.timeout)
         _check_started(kernel, rerun)
-        rerun_entries = cell_entries(rerun.notebook)
+        rerun_entries = cell_entries(rerun.notebook, rules)
         _check_recorded(kernel, rerun_entries)
         changed = frozenset(parameter_changes(reference_entries, options.parameters))
         comparison = compare_runs(reference_entries, rerun_entries, options.rtol, options.atol,
                                   rerun.stopped_at, rerun.error, changed)
         environment = diagnose(comparison, reference_entries, rerun_entries, options.parameters)
+        for number in range(2, options.runs + 1):
+            extra = execute(notebook_path.resolve(), scratch_dir / f"run-{number}.ipynb",
+                            options.parameters, kernel, options.timeout)
+            duration += extra.duration
+            extra_entries = cell_entries(extra.notebook, rules) if extra.notebook else []
+            _count_agreement(comparison, compare_runs(
+                reference_entries, extra_entries, options.rtol, options.atol, extra.stopped_at,
+                extra.error, changed))
+        if options.hash_seeds:
+            duration += _confirm_hash_seed(comparison, notebook_path.resolve(), scratch_dir,
+                                           options, kernel, rules)
     return CheckResult(
         notebook=notebook_path,
         reference_source=reference_source,
@@ -134,6 +151,59 @@ def run_check(options: CheckOptions) -> CheckResult:
         record_errors=record_errors,
         environment_changes=environment,
     )
+
+
+def _count_agreement(primary: Comparison, extra: Comparison) -> None:
+    """Count, per cell, the runs that reproduced the reference."""
+    verdicts = {stage.cell: stage.verdict for stage in extra.stages}
+    for stage in primary.stages:
+        if stage.runs == 0:
+            stage.runs, stage.agreed = 1, int(stage.verdict.reproduced)
+        stage.runs += 1
+        verdict = verdicts.get(stage.cell)
+        stage.agreed += int(verdict is not None and verdict.reproduced)
+
+
+HASH_SEEDS = ("0", "1")
+
+
+def _confirm_hash_seed(comparison: Comparison, notebook: Path, scratch: Path,
+                       options: CheckOptions, kernel: str, rules: tuple) -> float:
+    """Run twice under two fixed PYTHONHASHSEED values; name the cells that differ between them."""
+    runs = []
+    duration = 0.0
+    previous = os.environ.get("PYTHONHASHSEED")
+    try:
+        for seed in HASH_SEEDS:
+            os.environ["PYTHONHASHSEED"] = seed  # the kernel inherits the environment
+            run = execute(notebook, scratch / f"hashseed-{seed}.ipynb", options.parameters,
+                          kernel, options.timeout)
+            duration += run.duration
+            runs.append(cell_entries(run.notebook, rules) if run.notebook else [])
+    finally:
+        if previous is None:
+            os.environ.pop("PYTHONHASHSEED", None)
+        else:
+            os.environ["PYTHONHASHSEED"] = previous
+    between = compare_runs(runs[0], runs[1], options.rtol, options.atol)
+    differing = {stage.cell for stage in between.stages
+                 if stage.verdict is Verdict.DIVERGED and stage.root}
+    for stage in comparison.stages:
+        if stage.cell in differing:
+            cause = (f"confirmed hash-seed dependence: the cell differs between runs under "
+                     f"PYTHONHASHSEED={HASH_SEEDS[0]} and {HASH_SEEDS[1]}")
+            stage.causes = [cause] + [c for c in stage.causes if c != "no cause found in the records"]
+    return duration
+
+
+def _normalization_rules(notebook: Any, patterns: list[str]) -> tuple:
+    """Return the notebook's own normalization rules and those given with --normalize."""
+    try:
+        rules = list(notebook_rules(notebook.get("metadata", {})))
+        rules += [user_rule(pattern, origin=" given with --normalize") for pattern in patterns]
+    except ValueError as error:
+        raise BadInputError(str(error)) from None
+    return tuple(rules)
 
 
 def _outdated_encoding(entries: list) -> int | None:

@@ -69,6 +69,16 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: give a whole number") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: give 1 to 1000")
+    return value
+
+
 def _tolerance(text: str) -> float:
     try:
         value = float(text)
@@ -107,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--atol", type=_tolerance, default=None,
                        help="absolute tolerance for floats to count as close (default: 1e-08)")
     check.add_argument("--json", type=Path, metavar="PATH", help="also write the result as JSON to PATH")
+    check.add_argument("--runs", type=_positive_count, default=1, metavar="N",
+                       help="run the notebook N times and report, per cell, how many runs "
+                       "reproduced the reference (default: 1)")
+    check.add_argument("--hash-seeds", action="store_true",
+                       help="also run under PYTHONHASHSEED=0 and 1 to confirm which cells "
+                       "depend on the hash seed")
+    check.add_argument("--normalize", action="append", default=[], metavar="REGEX",
+                       help="also replace text matching REGEX in outputs before comparing "
+                       "(repeatable); notebooks can declare rules in metadata.flowrec.normalize")
     check.add_argument("--junit", type=Path, metavar="PATH",
                        help="also write JUnit XML to PATH: one test case per recorded cell")
 
@@ -227,6 +246,9 @@ def _run_check(args: argparse.Namespace) -> int:
         atol=DEFAULT_ATOL if args.atol is None else args.atol,
         json_path=args.json,
         junit_path=args.junit,
+        normalize=list(args.normalize),
+        runs=args.runs,
+        hash_seeds=args.hash_seeds,
     )
     result = run_check(options)
     if args.json is not None:

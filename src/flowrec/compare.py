@@ -90,6 +90,9 @@ class StageResult:
     ignored: list[str] = field(default_factory=list)
     input_files_changed: list[str] = field(default_factory=list)
     causes: list[str] = field(default_factory=list)
+    # With --runs N: how many runs there were, and how many reproduced the reference.
+    runs: int = 0
+    agreed: int = 0
 
     @property
     def label(self) -> str:
@@ -113,6 +116,8 @@ class StageResult:
             "ignored": self.ignored,
             "input_files_changed": self.input_files_changed,
             "causes": self.causes,
+            "runs": self.runs or 1,
+            "agreed_runs": self.agreed if self.runs else int(self.verdict.reproduced),
             "reference_duration": self.reference_duration,
             "rerun_duration": self.rerun_duration,
         }

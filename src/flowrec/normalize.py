@@ -69,9 +69,9 @@ _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 FLOWREC_MIME_PREFIX = "application/vnd.flowrec."
 
 
-def normalize_text(text: str, applied: set[str]) -> str:
+def normalize_text(text: str, applied: set[str], extra: tuple[Rule, ...] = ()) -> str:
     """Apply every rule to ``text``, adding the names of rules that matched to ``applied``."""
-    for rule in RULES:
+    for rule in (*RULES, *extra):
         text, count = rule.pattern.subn(rule.replacement, text)
         if count:
             applied.add(rule.name)
@@ -82,7 +82,8 @@ def _text(value: Any) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
 
-def normalize_outputs(outputs: list[dict[str, Any]], applied: set[str]) -> list[dict[str, Any]]:
+def normalize_outputs(outputs: list[dict[str, Any]], applied: set[str],
+                      extra: tuple[Rule, ...] = ()) -> list[dict[str, Any]]:
     """Return the cell's outputs in a comparable form, without flowrec's own records.
 
     Errors keep their name and value but not the traceback, which contains
@@ -92,7 +93,7 @@ def normalize_outputs(outputs: list[dict[str, Any]], applied: set[str]) -> list[
     for output in outputs:
         output_type = output.get("output_type")
         if output_type == "stream":
-            text = normalize_text(_text(output.get("text", "")), applied)
+            text = normalize_text(_text(output.get("text", "")), applied, extra)
             name = output.get("name", "stdout")
             if normalized and normalized[-1].get("stream") == name:
                 normalized[-1]["text"] += text
@@ -108,16 +109,49 @@ def normalize_outputs(outputs: list[dict[str, Any]], applied: set[str]) -> list[
                     value = {**value, "model_id": "<widget>"}
                     applied.add("widget model id")
                 elif isinstance(value, (str, list)):
-                    value = normalize_text(_text(value), applied)
+                    value = normalize_text(_text(value), applied, extra)
                 data[mime] = value
             if data:
                 normalized.append({"display": data})
         elif output_type == "error":
             normalized.append({
                 "error": output.get("ename", ""),
-                "value": normalize_text(str(output.get("evalue", "")), applied),
+                "value": normalize_text(str(output.get("evalue", "")), applied, extra),
             })
     return normalized
+
+
+def user_rule(pattern: str, replacement: str = "<normalized>", origin: str = "") -> Rule:
+    """Build a rule from a user's regular expression; raise ValueError naming the problem."""
+    try:
+        compiled = re.compile(pattern, re.MULTILINE)
+    except re.error as error:
+        raise ValueError(f"invalid normalization pattern {pattern!r}{origin}: {error}") from None
+    if compiled.match(""):
+        raise ValueError(f"normalization pattern {pattern!r}{origin} matches empty text; "
+                         "it would insert its replacement everywhere")
+    return Rule(f"user rule {pattern}", compiled, replacement)
+
+
+def notebook_rules(metadata: dict[str, Any]) -> tuple[Rule, ...]:
+    """Read the rules a notebook declares in ``metadata.flowrec.normalize``.
+
+    Each is ``{"pattern": REGEX, "replacement": TEXT}``; the replacement
+    defaults to ``<normalized>``.
+    """
+    declared = metadata.get("flowrec", {}).get("normalize", []) if isinstance(
+        metadata.get("flowrec"), dict) else []
+    if not isinstance(declared, list):
+        raise ValueError("metadata.flowrec.normalize must be a list of "
+                         '{"pattern": ..., "replacement": ...} objects')
+    rules = []
+    for item in declared:
+        if not isinstance(item, dict) or not isinstance(item.get("pattern"), str):
+            raise ValueError(f"invalid entry {item!r} in metadata.flowrec.normalize: "
+                             'give {"pattern": REGEX, "replacement": TEXT}')
+        rules.append(user_rule(item["pattern"], str(item.get("replacement", "<normalized>")),
+                               " in the notebook metadata"))
+    return tuple(rules)
 
 
 def outputs_digest(normalized: list[dict[str, Any]]) -> str:

@@ -125,7 +125,7 @@ def kernel_name_of(notebook: nbformat.NotebookNode) -> str | None:
     return name
 
 
-def cell_entries(notebook: nbformat.NotebookNode) -> list[CellEntry]:
+def cell_entries(notebook: nbformat.NotebookNode, rules: tuple = ()) -> list[CellEntry]:
     """Return the code cells of ``notebook`` with their saved records, in order."""
     entries: list[CellEntry] = []
     index = 0
@@ -134,12 +134,12 @@ def cell_entries(notebook: nbformat.NotebookNode) -> list[CellEntry]:
         if INJECTED_TAG in tags or PAPERMILL_ERROR_TAG in tags:
             continue
         if cell.get("cell_type") == "code":
-            entries.append(_entry(cell, index, tags))
+            entries.append(_entry(cell, index, tags, rules))
         index += 1
     return entries
 
 
-def _entry(cell: Any, index: int, tags: list[str]) -> CellEntry:
+def _entry(cell: Any, index: int, tags: list[str], rules: tuple = ()) -> CellEntry:
     source = cell.get("source", "")
     if isinstance(source, list):
         source = "".join(source)
@@ -163,7 +163,7 @@ def _entry(cell: Any, index: int, tags: list[str]) -> CellEntry:
         except RecordFormatError as error:
             errors.append(f"cell {index + 1}: {error}")
     applied: set[str] = set()
-    normalized = normalize_outputs(outputs, applied)
+    normalized = normalize_outputs(outputs, applied, rules)
     error_output = None
     for output in outputs:
         if output.get("output_type") == "error":

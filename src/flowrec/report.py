@@ -55,6 +55,8 @@ def print_check(result: CheckResult, console: Console) -> None:
             reason = f"{reason}; ignored: {', '.join(stage.ignored)}"
         if stage.causes:
             reason = f"{reason}; likely cause: {stage.causes[0]}"
+        if stage.runs > 1:
+            reason = f"reproduced in {stage.agreed} of {stage.runs} runs; {reason}"
         style = _STYLES[stage.verdict]
         table.add_row(str(stage.cell), label, f"[{style}]{escape(verdict_text(stage))}[/{style}]",
                       escape(reason))
