@@ -149,6 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--atol", type=_tolerance, default=None,
                       help="absolute tolerance for floats to count as close (default: 1e-08)")
 
+    audit = commands.add_parser(
+        "audit", help="score a notebook against a reproducibility checklist, without running it",
+        description="Score NOTEBOOK from its saved records and code alone: executed top to "
+        "bottom, no hidden state, random generators seeded, input files recorded, environment "
+        "pinned, code committed, last check reproduced. Exit 0 when every item passes.",
+    )
+    audit.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+    audit.add_argument("--report", type=Path, metavar="PATH",
+                       help="a JSON report of flowrec check (--json), for the last item")
+    audit.add_argument("--json", action="store_true", help="print the checklist as JSON")
+
     export = commands.add_parser(
         "export", help="write the recorded flow as JSON, DOT, Mermaid, PROV-JSON or requirements",
         description="Write the flow recorded in NOTEBOOK in another format, to standard output "
@@ -202,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_diff(args)
         if args.command == "export":
             return _run_export(args)
+        if args.command == "audit":
+            return _run_audit(args)
         return _run_show(args)
     except BadInputError as error:
         print(f"flowrec: error: {error}", file=sys.stderr)
@@ -288,6 +301,40 @@ def _run_diff(args: argparse.Namespace) -> int:
                          environment_changes=environment)
     print_check(result, Console())
     return EXIT_OK if result.reproduced else EXIT_NOT_REPRODUCED
+
+
+def _run_audit(args: argparse.Namespace) -> int:
+    import json
+
+    from .audit import PASSED, audit, read_report
+    from .notebook import cell_entries, read_notebook
+
+    entries = cell_entries(read_notebook(args.notebook))
+    report = None
+    if args.report is not None:
+        try:
+            report = read_report(args.report)
+        except ValueError as error:
+            raise BadInputError(str(error)) from None
+    items = audit(args.notebook, entries, report)
+    passed = all(item.status == PASSED for item in items)
+    if args.json:
+        print(json.dumps({"notebook": str(args.notebook), "passed": passed,
+                          "items": [item.to_json() for item in items]}, indent=2))
+    else:
+        from rich.markup import escape
+
+        console = Console()
+        styles = {"passed": "green", "failed": "bold red", "unknown": "yellow"}
+        for item in items:
+            style = styles[item.status]
+            console.print(f"[{style}]{item.status:8}[/{style}] {escape(item.name)}: "
+                          f"{escape(item.evidence)}")
+            if item.status != PASSED and item.fix:
+                console.print(f"         fix: {escape(item.fix)}")
+        score = sum(item.status == PASSED for item in items)
+        console.print(f"{score} of {len(items)} items passed")
+    return EXIT_OK if passed else EXIT_NOT_REPRODUCED
 
 
 def _run_export(args: argparse.Namespace) -> int:
