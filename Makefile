@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.flowrec-installed
 
-.PHONY: venv demo test clean
+.PHONY: venv demo test browser clean
 
 venv: $(STAMP)
 
@@ -20,8 +20,18 @@ $(STAMP): pyproject.toml
 demo: venv
 	$(BIN)/flowrec check example_notebooks/breast_cancer.ipynb
 
-test: venv
+test: venv browser
 	$(BIN)/python -m pytest
+
+# Browser tests drive Debian's Chromium through Playwright (never Playwright's
+# own download). Installing it needs root; without it those tests skip.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "chromium is not installed and cannot be installed here: browser tests will skip"; \
+	  fi; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

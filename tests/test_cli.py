@@ -334,3 +334,32 @@ def test_junit_report(write_notebook, tmp_path):
     mine.write_text("<results/>")
     assert_one_line_error(flowrec("check", path, "--junit", mine), "--junit")
     assert mine.read_text() == "<results/>"
+
+
+@pytest.mark.kernel
+def test_html_report(write_notebook, tmp_path):
+    """--html writes one self-contained page with escaped notebook strings."""
+    path = write_notebook([
+        LOAD,
+        "%%flow_stage steady\nx = 1",
+        "%%flow_stage draw\nimport random\ndraws = [random.random() for _ in range(3)]",
+        "%%flow_stage hostile\nraise ValueError('<img src=x onerror=alert(2)>')",
+    ], execute=True, allow_errors=True)
+    page_path = tmp_path / "report.html"
+    completed = flowrec("check", path, "--html", page_path)
+    assert completed.returncode == 1
+    page = page_path.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert '<meta name="generator" content="flowrec">' in page
+    assert "<script" not in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "<img" not in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "draw: diverged" in page
+    assert "steady: identical" in page
+    assert "likely cause" in page
+    assert 'aria-label="durations"' in page
+    mine = tmp_path / "mine.html"
+    mine.write_text("<p>mine</p>")
+    assert_one_line_error(flowrec("check", path, "--html", mine), "--html")
+    assert mine.read_text() == "<p>mine</p>"

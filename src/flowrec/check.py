@@ -43,6 +43,7 @@ class CheckOptions:
     atol: float = DEFAULT_ATOL
     json_path: Path | None = None
     junit_path: Path | None = None
+    html_path: Path | None = None
     normalize: list[str] = field(default_factory=list)
     runs: int = 1
     hash_seeds: bool = False
@@ -303,4 +304,9 @@ def _check_outputs(options: CheckOptions) -> Path | None:
         from .junit import is_flowrec_junit
 
         check_output_path(options.junit_path, "--junit", others, is_flowrec_junit, ".xml")
+        others.append(options.junit_path)
+    if options.html_path is not None:
+        from .html_report import is_flowrec_html
+
+        check_output_path(options.html_path, "--html", others, is_flowrec_html, ".html")
     return output

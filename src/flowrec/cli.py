@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--normalize", action="append", default=[], metavar="REGEX",
                        help="also replace text matching REGEX in outputs before comparing "
                        "(repeatable); notebooks can declare rules in metadata.flowrec.normalize")
+    check.add_argument("--html", type=Path, metavar="PATH",
+                       help="also write a self-contained HTML page: the flow coloured by "
+                       "verdict, values side by side, durations, environment changes")
     check.add_argument("--junit", type=Path, metavar="PATH",
                        help="also write JUnit XML to PATH: one test case per recorded cell")
 
@@ -259,6 +262,7 @@ def _run_check(args: argparse.Namespace) -> int:
         atol=DEFAULT_ATOL if args.atol is None else args.atol,
         json_path=args.json,
         junit_path=args.junit,
+        html_path=args.html,
         normalize=list(args.normalize),
         runs=args.runs,
         hash_seeds=args.hash_seeds,
@@ -270,6 +274,10 @@ def _run_check(args: argparse.Namespace) -> int:
         from .junit import write_junit
 
         write_junit([result], args.junit)
+    if args.html is not None:
+        from .html_report import write_html
+
+        write_html(result, args.html)
     print_check(result, Console())
     return EXIT_OK if result.reproduced else EXIT_NOT_REPRODUCED
 
