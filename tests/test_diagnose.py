@@ -128,3 +128,33 @@ def test_hash_seed_confirmed(write_notebook, monkeypatch):
     assert order.causes[0] == ("confirmed hash-seed dependence: the cell differs between runs "
                                "under PYTHONHASHSEED=0 and 1")
     assert stage(result, "steady").causes == []
+
+
+def test_warnings_even_when_reproduced(write_notebook):
+    """An overwritten parameter and an out-of-order reference are reported though all reproduce."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from conftest import new_notebook
+
+    path = write_notebook([LOAD, ("rate = 0.1", ["parameters"]),
+                           "%%flow_stage fix\nrate = 0.5", "%%flow_stage use\nscaled = rate * 2"],
+                          execute=True)
+    result = run_check(CheckOptions(path))
+    assert result.reproduced
+    assert result.warnings == ["parameter rate is assigned again by fix (cell 3), so a value "
+                               "given with -p is not used"]
+
+    folder = path.parent
+    notebook = new_notebook([LOAD, "%%flow_stage a\nx = 1", "%%flow_stage b\ny = 2"])
+    client = NotebookClient(notebook, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder)}})
+    with client.setup_kernel():
+        for index in (0, 2, 1):
+            client.execute_cell(notebook.cells[index], index)
+    unordered = folder / "unordered.ipynb"
+    nbformat.write(notebook, unordered)
+    result = run_check(CheckOptions(unordered))
+    assert result.reproduced
+    assert result.warnings == ["the reference may not be trustworthy: cell 3 ran as In [2], "
+                               "before cell 2 (In [3])"]

@@ -47,6 +47,17 @@ def test_ipython_time_output(seconds):
     assert applied == {"duration"}
 
 
+def test_styler_ids_and_numpy_scalars():
+    """pandas Styler ids and NumPy 2 scalar reprs compare as their stable forms."""
+    text, applied = normalized('<style>#T_8b1c3_row0_col0 {color: red}</style>'
+                               '<table id="T_8b1c3">')
+    assert text == '<style>#T_<id>_row0_col0 {color: red}</style><table id="T_<id>">'
+    assert applied == {"pandas Styler id"}
+    text, applied = normalized("[np.float64(1.5), np.int64(3), np.True_]")
+    assert text == "[1.5, 3, np.True_]"
+    assert applied == {"NumPy 2 scalar repr"}
+
+
 def test_progress_bar():
     """tqdm progress lines are replaced as a whole."""
     text, applied = normalized("fitting\n 40%|████      | 4/10 [00:01<00:02,  3.9it/s]\ndone")

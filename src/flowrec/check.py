@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, Verdict, compare_runs
-from .diagnose import diagnose, parameter_changes
+from .diagnose import (
+    diagnose,
+    overwritten_parameters,
+    parameter_changes,
+    reference_warnings,
+)
 from .errors import BadInputError, NotebookError
 from .execute import CHECK_METADATA_KEY, Execution, execute
 from .hashing import ENCODING_VERSION
@@ -63,6 +68,8 @@ class CheckResult:
     duration: float
     record_errors: list[str]
     environment_changes: list[str] = field(default_factory=list)
+    # Reported even when everything reproduced: an untrustworthy reference, unused parameters.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def reproduced(self) -> bool:
@@ -81,6 +88,7 @@ class CheckResult:
             "duration": round(self.duration, 3),
             "record_errors": self.record_errors,
             "environment_changes": self.environment_changes,
+            "warnings": self.warnings,
             **self.comparison.to_json(),
             "reproduced": self.reproduced,
         }
@@ -129,6 +137,9 @@ def run_check(options: CheckOptions) -> CheckResult:
         comparison = compare_runs(reference_entries, rerun_entries, options.rtol, options.atol,
                                   rerun.stopped_at, rerun.error, changed)
         environment = diagnose(comparison, reference_entries, rerun_entries, options.parameters)
+        warnings = overwritten_parameters(rerun_entries)
+        if outdated is None and has_records(entries):
+            warnings = reference_warnings(entries) + warnings
         for number in range(2, options.runs + 1):
             extra = execute(notebook_path.resolve(), scratch_dir / f"run-{number}.ipynb",
                             options.parameters, kernel, options.timeout)
@@ -151,6 +162,7 @@ def run_check(options: CheckOptions) -> CheckResult:
         duration=duration + rerun.duration,
         record_errors=record_errors,
         environment_changes=environment,
+        warnings=warnings,
     )
 
 

@@ -85,6 +85,34 @@ def _generator_of(call: str) -> str | None:
     return None
 
 
+def reference_warnings(entries: list[CellEntry]) -> list[str]:
+    """Describe why saved records may not be a trustworthy reference: order and hidden state."""
+    from .audit import FAILED, _hidden_state, _top_to_bottom
+
+    warnings = []
+    for item in (_top_to_bottom(entries), _hidden_state(entries)):
+        if item.status == FAILED:
+            warnings.append(f"the reference may not be trustworthy: {item.evidence}")
+    return warnings
+
+
+def overwritten_parameters(entries: list[CellEntry]) -> list[str]:
+    """Name parameters that a later cell assigns again, so a value given with -p is never used."""
+    defaults = parameter_defaults(entries)
+    position = next((entry.index for entry in entries if PARAMETERS_TAG in entry.tags), None)
+    if not defaults or position is None:
+        return []
+    warnings = []
+    for entry in entries:
+        if entry.index <= position or entry.record is None:
+            continue
+        for name in defaults:
+            if name in entry.record.writes and name not in entry.record.mutated:
+                warnings.append(f"parameter {name} is assigned again by {entry.record.label} "
+                                f"(cell {entry.index + 1}), so a value given with -p is not used")
+    return warnings
+
+
 def parameter_changes(reference: list[CellEntry], parameters: dict[str, Any]) -> dict[str, str]:
     """Return ``{name: description}`` for -p values that differ from the parameters cell."""
     defaults = parameter_defaults(reference)

@@ -57,6 +57,18 @@ RULES: tuple[Rule, ...] = (
         "<svg id>",
     ),
     Rule(
+        "pandas Styler id",
+        # Styler names its table and cells T_<5 hex digits>_..., new on every render.
+        re.compile(r"\bT_[0-9a-f]{5}(?=[_\"' ])"),
+        "T_<id>",
+    ),
+    Rule(
+        "NumPy 2 scalar repr",
+        # NumPy 2 shows np.float64(1.5) where NumPy 1 showed 1.5.
+        re.compile(r"\bnp\.(?:float|int|uint|complex|bool|str)_?\d*\(([^()]*)\)"),
+        r"\1",
+    ),
+    Rule(
         "progress bar",
         re.compile(r"^.*\d+%\|[^|\n]*\|.*$", re.MULTILINE),
         "<progress bar>",

@@ -72,6 +72,8 @@ def print_check(result: CheckResult, console: Console) -> None:
         console.print("outputs normalized: " + escape(", ".join(comparison.normalizations)))
     for error in result.record_errors:
         console.print(f"[yellow]unreadable record[/yellow] {escape(error)}")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     if result.environment_changes:
         console.print("environment changed since the reference: "
                       + escape(", ".join(result.environment_changes)))
