@@ -44,7 +44,15 @@ def test_clean_notebook_passes_everything(write_notebook, tmp_path):
         "%%flow_stage draw\nrng = np.random.default_rng(0)\nvalues = rng.normal(size=size)",
     ], execute=True)
     report = tmp_path / "report.json"
-    report.write_text(json.dumps({"flowrec_report": 1, "reproduced": True}))
+    report.write_text(json.dumps({"flowrec_report": 1, "reproduced": True,
+                                  "notebook": str(path)}))
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"flowrec_report": 1, "reproduced": True,
+                                 "notebook": str(tmp_path / "elsewhere.ipynb")}))
+    _, mismatched = audit(path, "--report", other)
+    assert mismatched["last check reproduced"]["status"] == "unknown"
+    assert mismatched["last check reproduced"]["evidence"].startswith(
+        "the report is for another notebook")
     status, items = audit(path, "--report", report)
     assert {name: item["status"] for name, item in items.items()} == {
         "executed top to bottom": "passed", "no hidden state": "passed",

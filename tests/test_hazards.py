@@ -16,7 +16,7 @@ def kinds(source):
     [
         ("noise = np.random.normal(0, 1, 5)", [("random", "np.random.normal", 1)]),
         ("import random\nvalue = random.random()", [("random", "random.random", 2)]),
-        ("np.random.seed(0)\nx = np.random.rand(3)", []),
+        ("np.random.seed(0)\nx = np.random.rand(3)", [("seed", "np.random.seed", 1)]),
         ("rng = np.random.default_rng()", [("random", "np.random.default_rng", 1)]),
         ("rng = np.random.default_rng(42)\ny = rng.normal()", []),
         ("random.seed(hash('name'))", [("hash", "random.seed", 1), ("hash", "hash", 1)]),

@@ -49,7 +49,7 @@ def audit(path: Path, entries: list[CellEntry], report: dict[str, Any] | None) -
         _input_files(recorded),
         _pinned(path, recorded),
         _committed(recorded),
-        _last_check(report),
+        _last_check(report, path),
     ]
 
 
@@ -88,9 +88,15 @@ def _hidden_state(entries: list[CellEntry]) -> AuditItem:
 
 def _seeded(recorded: list[CellEntry]) -> AuditItem:
     findings = []
+    seeded: set[str] = set()  # global generators seeded by an earlier cell
     for entry in recorded:
         for hazard in entry.record.hazards:
-            if hazard.kind in ("random", "hash"):
+            owner = hazard.call.rsplit(".", 1)[0]
+            if hazard.kind == "seed":
+                seeded.add(owner)
+            elif hazard.kind == "random" and owner in seeded:
+                continue
+            elif hazard.kind in ("random", "hash"):
                 findings.append(f"{entry.record.label}, line {hazard.line}: {hazard.call} "
                                 f"({hazard.detail})")
     if findings:
@@ -172,10 +178,14 @@ def _committed(recorded: list[CellEntry]) -> AuditItem:
                      "uncommitted changes")
 
 
-def _last_check(report: dict[str, Any] | None) -> AuditItem:
+def _last_check(report: dict[str, Any] | None, path: Path) -> AuditItem:
     fix = "run `flowrec check NOTEBOOK --json report.json` and pass it with --report"
     if report is None:
         return AuditItem("last check reproduced", UNKNOWN, "no check report given", fix)
+    checked = report.get("notebook")
+    if not checked or Path(checked).resolve() != path.resolve():
+        return AuditItem("last check reproduced", UNKNOWN,
+                         f"the report is for another notebook: {checked!r}", fix)
     if report.get("reproduced"):
         return AuditItem("last check reproduced", PASSED, "the given check report reproduced")
     return AuditItem("last check reproduced", FAILED,

@@ -307,7 +307,7 @@ def _run_diff(args: argparse.Namespace) -> int:
                          record_errors=[e for group in entries for entry in group
                                         for e in entry.record_errors],
                          environment_changes=environment)
-    print_check(result, Console())
+    print_check(result, Console(), title=f"flowrec diff: {args.reference} -> {args.new}")
     return EXIT_OK if result.reproduced else EXIT_NOT_REPRODUCED
 
 
@@ -351,7 +351,9 @@ def _run_export(args: argparse.Namespace) -> int:
     from .outputs import check_output_path, write_text_atomic
 
     if args.output is not None:
-        check_output_path(args.output, "--output", [args.notebook], lambda path: False,
+        from .export import is_flowrec_export
+
+        check_output_path(args.output, "--output", [args.notebook], is_flowrec_export,
                           args.format)
     text = export_flow(cell_entries(read_notebook(args.notebook)), args.format,
                        args.notebook.name)

@@ -56,13 +56,16 @@ def _hazard_causes(reference: Any, record: Any) -> list[str]:
         evidence = ""
         generator = _generator_of(hazard.call)
         if (generator and reference is not None and generator in record.random_state
-                and generator in reference.random_state
-                and reference.random_state[generator][0] != record.random_state[generator][0]):
-            evidence = (f"; the {generator} generator state at the stage's start differs from "
-                        "the reference")
+                and generator in reference.random_state):
+            if reference.random_state[generator] == record.random_state[generator]:
+                continue  # same state before and after: seeded earlier, draws reproduced
+            if reference.random_state[generator][0] != record.random_state[generator][0]:
+                evidence = (f"; the {generator} generator state at the stage's start differs "
+                            "from the reference")
+        fix = {"python": "random.seed(0)", "numpy": "rng = np.random.default_rng(0) or "
+               "np.random.seed(0)"}.get(generator or "", "a generator created with a seed")
         causes.append(f"unseeded random generator: {hazard.call} at line {hazard.line} "
-                      f"({hazard.detail}){evidence}; seed it, for example with "
-                      "np.random.default_rng(0) or random.seed(0)")
+                      f"({hazard.detail}){evidence}; seed it, for example with {fix}")
     for hazard in record.hazards:
         if hazard.kind == "clock":
             causes.append(f"per-run value: {hazard.call} at line {hazard.line} {hazard.detail}; "
@@ -109,7 +112,8 @@ def overwritten_parameters(entries: list[CellEntry]) -> list[str]:
         for name in defaults:
             if name in entry.record.writes and name not in entry.record.mutated:
                 warnings.append(f"parameter {name} is assigned again by {entry.record.label} "
-                                f"(cell {entry.index + 1}), so a value given with -p is not used")
+                                f"(cell {entry.index + 1}), so a value given with -p only "
+                                "reaches the cells before it")
     return warnings
 
 

@@ -8,12 +8,26 @@ from __future__ import annotations
 
 import json
 import re
+
+import xxhash
 from typing import Any
 
 from .graph import FlowGraph
 from .notebook import CellEntry, flow_of
 
 FORMATS = ("json", "dot", "mermaid", "prov", "requirements")
+EXPORT_MARK = "flow exported by flowrec"
+
+
+def is_flowrec_export(path: Any) -> bool:
+    """Return whether ``path`` contains an export that flowrec wrote, so it may be replaced."""
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:400]
+    except OSError:
+        return False
+    return (EXPORT_MARK in head or head.startswith("# package versions recorded by flowrec")
+            or '"flowrec": "https://flowrec.invalid/ns#"' in head
+            or ('"version": 1' in head and '"nodes"' in head))
 
 
 def export_flow(entries: list[CellEntry], fmt: str, notebook_name: str) -> str:
@@ -41,7 +55,7 @@ def _edge_label(variables: list[str], files: list[str], limit: int = 4) -> str:
 
 def to_dot(graph: FlowGraph) -> str:
     """Return a Graphviz digraph: stages as boxes, unnamed steps as small ellipses."""
-    lines = ["digraph flow {", "  rankdir=TB;", '  node [fontname="Helvetica"];']
+    lines = [f"// {EXPORT_MARK}", "digraph flow {", "  rankdir=TB;", '  node [fontname="Helvetica"];']
     for node in graph.nodes:
         shape = "box" if node.is_stage else "ellipse"
         extra = "" if node.is_stage else ", fontsize=9"
@@ -64,7 +78,7 @@ def _dot_quote(text: str) -> str:
 def to_mermaid(graph: FlowGraph) -> str:
     """Return a Mermaid flowchart; node ids are generated, labels are quoted."""
     ids = {node.key: f"n{index}" for index, node in enumerate(graph.nodes)}
-    lines = ["flowchart TD"]
+    lines = [f"%% {EXPORT_MARK}", "flowchart TD"]
     for node in graph.nodes:
         label = _mermaid_quote(node.key)
         lines.append(f"  {ids[node.key]}[{label}]" if node.is_stage
@@ -78,9 +92,9 @@ def to_mermaid(graph: FlowGraph) -> str:
 
 
 def _mermaid_quote(text: str) -> str:
-    # Mermaid labels in double quotes take HTML entities for quotes and brackets.
-    escaped = (text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
-               .replace(">", "&gt;").replace("|", "&#124;"))
+    # Mermaid escapes characters as #code; inside labels, so '#' itself goes first.
+    escaped = "".join(f"#{ord(char)};" if char in '#"<>|&\n\r`[](){}' else char
+                      for char in text)
     return f'"{escaped}"'
 
 
@@ -96,7 +110,10 @@ def to_prov(graph: FlowGraph, notebook_name: str) -> dict[str, Any]:
     counter = 0
 
     def entity_id(name: str, digest: str, kind: str) -> str:
-        identifier = f"{prefix}:{kind}-{_prov_safe(name)}-{digest[:16] or 'opaque'}"
+        # The name's own hash keeps "a b.txt" and "a_b.txt" apart after _prov_safe.
+        name_hash = xxhash.xxh3_64_hexdigest(name.encode("utf-8", "surrogatepass"))[:8]
+        identifier = (f"{prefix}:{kind}-{_prov_safe(name)}-{name_hash}-"
+                      f"{digest[:16] or 'opaque'}")
         entities.setdefault(identifier, {
             "prov:label": name, f"{prefix}:digest": digest, f"{prefix}:kind": kind})
         return identifier

@@ -74,6 +74,9 @@ def find_hazards(source: str) -> list[Hazard]:
         if last in _SEED_CALLS and node.args and _uses_hash(node.args[0]):
             hazards.append(Hazard("hash", name, node.lineno,
                                   "the seed comes from the salted built-in hash()"))
+        elif last in _SEED_CALLS and node.args and owner in _RANDOM_MODULES:
+            # Not a hazard: later cells that draw from this generator are seeded.
+            hazards.append(Hazard("seed", name, node.lineno, "seeds the global generator"))
         elif last in _UNSEEDED_GENERATORS and not node.args and not node.keywords:
             hazards.append(Hazard("random", name, node.lineno,
                                   "a generator created without a seed"))

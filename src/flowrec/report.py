@@ -38,10 +38,11 @@ def verdict_text(stage: StageResult) -> str:
     return text
 
 
-def print_check(result: CheckResult, console: Console) -> None:
+def print_check(result: CheckResult, console: Console, title: str | None = None) -> None:
     """Print the per-stage verdict table and the summary below it."""
     comparison = result.comparison
-    table = Table(title=f"flowrec check: {escape(str(result.notebook))}", title_justify="left")
+    heading = title or f"flowrec check: {result.notebook}"
+    table = Table(title=escape(heading), title_justify="left")
     table.add_column("cell", justify="right")
     table.add_column("stage")
     table.add_column("verdict")
@@ -55,6 +56,8 @@ def print_check(result: CheckResult, console: Console) -> None:
             reason = f"{reason}; ignored: {', '.join(stage.ignored)}"
         if stage.causes:
             reason = f"{reason}; likely cause: {stage.causes[0]}"
+            if len(stage.causes) > 1:
+                reason += f" (and {len(stage.causes) - 1} more, listed below)"
         if stage.runs > 1:
             reason = f"reproduced in {stage.agreed} of {stage.runs} runs; {reason}"
         style = _STYLES[stage.verdict]
@@ -101,6 +104,11 @@ def print_check(result: CheckResult, console: Console) -> None:
             console.print(f"  {escape(first.reason)}")
         for cause in first.causes:
             console.print(f"  likely cause: {escape(cause)}")
+    for stage in comparison.stages:
+        if stage is not first and len(stage.causes) > 1:
+            console.print(f"{escape(stage.label)} (cell {stage.cell}), every likely cause:")
+            for cause in stage.causes:
+                console.print(f"  {escape(cause)}")
 
 
 def write_json(result: CheckResult, path: Path) -> None:
