@@ -393,3 +393,21 @@ def test_invalid_normalization_rule(write_notebook):
         run_check(CheckOptions(path, normalize=["("]))
     with pytest.raises(BadInputError, match="matches empty text"):
         run_check(CheckOptions(path, normalize=["a*"]))
+
+
+def test_written_file_divergence_inherited(write_notebook):
+    """A stage writing a different file diverges, and its reader inherits through the file."""
+    path = write_notebook([
+        LOAD,
+        ("factor = 1", ["parameters"]),
+        "%%flow_stage save\nwith open('scaled.txt', 'w') as handle:\n"
+        "    handle.write(str(10 * factor))",
+        "%%flow_stage reread\nwith open('scaled.txt') as handle:\n    text = handle.read()",
+    ], execute=True)
+    result = run_check(CheckOptions(path, parameters={"factor": 2}))
+    save, reread = stage(result, "save"), stage(result, "reread")
+    assert save.verdict is Verdict.DIVERGED
+    assert [value.name for value in save.diverged_values] == ["file:scaled.txt"]
+    assert reread.verdict is Verdict.DIVERGED
+    assert not reread.root
+    assert reread.inherited_from == ["file scaled.txt from save"]

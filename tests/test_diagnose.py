@@ -201,3 +201,18 @@ def test_seeded_earlier_not_blamed(write_notebook, tmp_path):
         capture_output=True, text=True)
     items = {item["item"]: item for item in __import__("json").loads(completed.stdout)["items"]}
     assert items["random generators seeded"]["status"] == "passed"
+
+
+def test_deleted_cell_name_error(write_notebook):
+    """A NameError from a value only a deleted cell defined is named as hidden state."""
+    import nbformat
+
+    path = write_notebook([LOAD, "%%flow_stage make\nv = 2", "%%flow_stage use\nw = v * 2"],
+                          execute=True)
+    notebook = nbformat.read(path, 4)
+    del notebook.cells[1]
+    nbformat.write(notebook, path)
+    result = run_check(CheckOptions(path))
+    use = stage(result, "use")
+    assert use.verdict is Verdict.FAILED
+    assert use.causes[0].startswith("hidden state: name 'v' is not defined")

@@ -68,6 +68,13 @@ def _top_to_bottom(entries: list[CellEntry]) -> AuditItem:
     if skipped:
         return AuditItem("executed top to bottom", FAILED,
                          f"cells never run: {', '.join(map(str, skipped))}", fix)
+    counts = [entry.execution_count for entry in executed]
+    missing = sorted(set(range(counts[0], counts[-1] + 1)) - set(counts)) if counts else []
+    if missing:
+        shown = ", ".join(f"In [{count}]" for count in missing[:5])
+        return AuditItem("executed top to bottom", FAILED,
+                         f"{shown} ran but no saved cell shows it: a cell was re-run, edited "
+                         "or deleted after running", fix)
     return AuditItem("executed top to bottom", PASSED,
                      f"{len(executed)} code cells ran in order, In [{executed[0].execution_count}] "
                      f"to In [{executed[-1].execution_count}]" if executed else "no code cells")

@@ -282,6 +282,7 @@ def _compare_cell(old: CellEntry | None, new: CellEntry, rtol: float, atol: floa
             continue
         result.values.append(compare_fingerprints(name, reference.writes.get(name),
                                                   record.writes.get(name), rtol, atol))
+    result.values.extend(_written_files(reference, record))
     result.outputs_differ = old is not None and old.outputs_digest != new.outputs_digest
 
     diverged = [value for value in result.values if value.verdict is Verdict.DIVERGED]
@@ -305,6 +306,25 @@ def _compare_cell(old: CellEntry | None, new: CellEntry, rtol: float, atol: floa
                           for value in skipped)
         result.reason += f"; not compared: {names}"
     return result
+
+
+def _written_files(reference: CellRecord, record: CellRecord) -> list[ValueDiff]:
+    """Compare the files a cell wrote in both runs, as values named ``file:PATH``."""
+    before = {access.path: access for access in reference.files if access.writes}
+    diffs = []
+    for access in record.files:
+        earlier = before.get(access.path)
+        if not access.writes or earlier is None or not earlier.digest or not access.digest:
+            continue
+        name = f"file:{access.path}"
+        if earlier.digest == access.digest:
+            diffs.append(ValueDiff(name, Verdict.IDENTICAL, "identical"))
+        else:
+            diffs.append(ValueDiff(name, Verdict.DIVERGED,
+                                   f"written file differs ({earlier.size} bytes, "
+                                   f"{earlier.digest[:12]} -> {access.size} bytes, "
+                                   f"{access.digest[:12]})"))
+    return diffs
 
 
 def _with_failure(result: StageResult, new: CellEntry, error: dict[str, str] | None) -> StageResult:
@@ -341,6 +361,14 @@ def _mark_root_or_inherited(result: StageResult, old: CellEntry | None, new: Cel
     causes: list[str] = []
     unexplained: list[str] = []
     if reference is not None and record is not None:
+        # A read file whose content changed because an earlier stage wrote it differently.
+        earlier_files = {access.path: access for access in reference.files if access.reads}
+        for access in record.files:
+            earlier = earlier_files.get(access.path)
+            source = changed_values.get(f"file:{access.path}")
+            if (access.reads and earlier is not None and source is not None
+                    and earlier.digest != access.digest):
+                causes.append(f"file {access.path} from {source}")
         for name, fingerprint in record.reads.items():
             earlier = reference.reads.get(name)
             if earlier is None or earlier.digest == fingerprint.digest:

@@ -42,6 +42,10 @@ def diagnose(comparison: Comparison, reference: list[CellEntry], rerun: list[Cel
             for name, change in changed_parameters.items():
                 if name in new.record.reads:
                     causes.append(change)
+        error = new.record.error if new is not None and new.record is not None else None
+        if stage.verdict is Verdict.FAILED and error and error.get("ename") == "NameError":
+            causes.append(f"hidden state: {error.get('evalue')}; no cell saved in the notebook "
+                          "defines it, so a deleted or edited cell did in the reference run")
         if not causes and stage.verdict is Verdict.DIVERGED:
             causes += [f"changed environment: {change}" for change in environment]
         stage.causes = causes or [NO_CAUSE]

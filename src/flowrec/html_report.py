@@ -59,7 +59,8 @@ def html_report(result: CheckResult) -> str:
     if result.execution_error:
         parts.append(f"<p><strong>Execution stopped:</strong> {_e(result.execution_error)}</p>")
     parts.append("<h2>Flow</h2>")
-    parts.append(flow_svg(comparison.stages, result))
+    # Wide flows scroll inside their own box instead of widening the page.
+    parts.append('<div style="overflow-x: auto">' + flow_svg(comparison.stages, result) + "</div>")
     parts.append("<h2>Stages</h2>")
     parts.append(_stage_table(comparison.stages))
     parts.append("<h2>Values</h2>")
@@ -96,8 +97,9 @@ def _stage_table(stages: list[StageResult]) -> str:
 
 
 def _stage_details(stage: StageResult) -> str:
+    heading = stage.label if stage.stage is None else f"{stage.label} (cell {stage.cell})"
     rows = [f"<details{' open' if not stage.verdict.reproduced else ''}><summary>"
-            f"{_e(stage.label)} (cell {stage.cell}) {_badge(stage)}</summary>", "<table>",
+            f"{_e(heading)} {_badge(stage)}</summary>", "<table>",
             "<tr><th>variable</th><th>verdict</th><th>detail</th><th>reference</th>"
             "<th>re-run</th></tr>"]
     for value in stage.values:
