@@ -110,6 +110,12 @@ def test_failing_items_name_evidence_and_fix(tmp_path):
     assert "--format requirements" in pinned["fix"]
     assert items["code committed"]["status"] == "failed"
     assert items["last check reproduced"]["status"] == "unknown"
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"flowrec_report": 1, "reproduced": False, "notebook": str(path),
+                                  "first_divergence": "draw"}))
+    _, with_report = audit(path, "--report", report)
+    assert with_report["last check reproduced"]["status"] == "failed"
+    assert with_report["last check reproduced"]["evidence"].endswith("first divergence: draw")
 
 
 def test_unknown_and_missing_inputs(write_notebook, tmp_path):

@@ -216,3 +216,15 @@ def test_deleted_cell_name_error(write_notebook):
     use = stage(result, "use")
     assert use.verdict is Verdict.FAILED
     assert use.causes[0].startswith("hidden state: name 'v' is not defined")
+
+
+def test_environment_change_as_cause(write_notebook, monkeypatch):
+    """With no other evidence, a changed thread setting is named as the likely cause."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    path = write_notebook([
+        LOAD,
+        "%%flow_stage threads\nimport os\nsetting = os.environ['OMP_NUM_THREADS']",
+    ], execute=True)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    result = run_check(CheckOptions(path))
+    assert stage(result, "threads").causes == ["changed environment: OMP_NUM_THREADS 1 -> 2"]
