@@ -106,7 +106,8 @@ def test_failing_items_name_evidence_and_fix(tmp_path):
     assert "np.random.default_rng(0)" in seeded["fix"]
     pinned = items["environment pinned"]
     assert pinned["status"] == "failed"
-    assert "numpy" in pinned["evidence"] and "0.0.2 pinned" in pinned["evidence"]
+    assert "numpy" in pinned["evidence"]
+    assert "0.0.2 pinned" in pinned["evidence"]
     assert "--format requirements" in pinned["fix"]
     assert items["code committed"]["status"] == "failed"
     assert items["last check reproduced"]["status"] == "unknown"

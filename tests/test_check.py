@@ -286,7 +286,7 @@ def test_usage_error_fails_cell(write_notebook):
 
 
 def test_timeout_reason_and_fraction(write_notebook):
-    """A timed-out cell says so in its row; fractional timeouts are rounded up."""
+    """A timed-out cell is reported as timed out; fractional timeouts are rounded up."""
     path = write_notebook([LOAD, "%%flow_stage slow\nimport time\nslept = 1"], execute=True)
     notebook = nbformat.read(path, 4)
     notebook.cells[1].source = "%%flow_stage slow\nimport time\ntime.sleep(60)\nslept = 1"

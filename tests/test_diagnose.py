@@ -60,7 +60,7 @@ def test_parameter_cause(write_notebook):
 
 
 def test_no_cause_found(write_notebook, monkeypatch):
-    """A divergence with no evidence in the records says so plainly."""
+    """A divergence with no evidence in the records is reported as having no cause."""
     monkeypatch.setenv("FLOWREC_TEST_LEVEL", "1")
     path = write_notebook([
         LOAD,
@@ -88,7 +88,7 @@ def test_random_state_evidence(write_notebook):
 
 
 def test_parameter_reason_not_out_of_order(write_notebook):
-    """A stage reading a changed -p value says so, not that the reference ran out of order."""
+    """A stage reading a changed -p value names it, not an out-of-order reference."""
     path = write_notebook([
         LOAD,
         ("x = 1", ["parameters"]),
@@ -117,7 +117,7 @@ def test_runs_count_agreement(write_notebook):
 
 
 def test_flaky_cell_fails(write_notebook):
-    """A cell that reproduced in only some runs is a divergence, whatever the first run said."""
+    """A cell that reproduced in only some runs is a divergence, whatever the first run gave."""
     path = write_notebook([
         LOAD,
         "%%flow_stage coin\nimport random\nside = 'heads' if random.random() < 0.5 else 'tails'",

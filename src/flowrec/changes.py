@@ -79,8 +79,8 @@ def watch_cell(namespace: dict[str, Any], analysis: CellAnalysis,
     read_ids: dict[str, int] = {}
     for name in names:
         value = namespace[name]
-        # A builtin container can change through another name that holds one
-        # of its items, which the cache cannot see: hash it again.
+        # A builtin container can change through another name bound to one of
+        # its items, which the cache cannot see, so it is hashed again.
         cached = type(value) not in (list, dict, set, tuple)
         reads[name] = fingerprint_of(name, value, cached)
         read_ids[name] = id(value)

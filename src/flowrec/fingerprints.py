@@ -156,8 +156,8 @@ class Fingerprint:
 def fingerprint(value: Any) -> Fingerprint:
     """Compute the content fingerprint of ``value``.
 
-    Never raises: a value that cannot be fingerprinted gets an opaque result
-    whose ``opaque_reason`` gives the reason.
+    Raises nothing but ``KeyboardInterrupt``: a value that cannot be
+    fingerprinted gets an opaque result whose ``opaque_reason`` gives the reason.
     """
     type_name = qualified_name(type(value))
     encoder = Encoder()
@@ -172,7 +172,7 @@ def fingerprint(value: Any) -> Fingerprint:
         return _opaque(value, type_name, f"fingerprinting failed: {type(error).__name__}: {error}")
     try:
         kind, shape, length, dtype, nbytes = _describe(value, encoder.top_columns)
-    except Exception:  # the digest stands without the description
+    except Exception:  # the digest is kept without the description
         log.debug("description of %s failed", type_name, exc_info=True)
         kind, shape, length, dtype, nbytes = "object", None, None, None, None
     try:

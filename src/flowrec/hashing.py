@@ -561,8 +561,8 @@ def _arrow_string_parts(chunked: Any) -> tuple[Any, np.ndarray, Any] | None:
 def _without_padding(array: np.ndarray) -> np.ndarray:
     """Return a structured array without the padding bytes between its fields.
 
-    Padding holds whatever memory was there before, so two equal arrays can
-    differ in it; the packed copy keeps only the fields.
+    Padding contains whatever memory was there before, so two equal arrays
+    can differ in it. The packed copy keeps only the fields.
     """
     dtype = array.dtype
     if dtype.itemsize == sum(dtype.fields[name][0].itemsize for name in dtype.names):

@@ -31,7 +31,7 @@ def code_hash(source: str) -> str:
 
 @dataclass
 class Upstream:
-    """Where a value a cell read came from: the last cell run that wrote it."""
+    """Origin of a value a cell read: the last cell run that wrote it."""
 
     name: str
     stage: str | None
@@ -56,7 +56,7 @@ class Upstream:
 
 @dataclass
 class CellRecord:
-    """What the recorder saw while one cell ran.
+    """The recorder's account of one cell run.
 
     ``stage`` is None for an unnamed step (a cell without ``%%flow_stage``).
     ``reads`` contains the fingerprints of values as the cell found them,
