@@ -411,3 +411,16 @@ def test_written_file_divergence_inherited(write_notebook):
     assert reread.verdict is Verdict.DIVERGED
     assert not reread.root
     assert reread.inherited_from == ["file scaled.txt from save"]
+
+
+def test_output_diff_shown(write_notebook):
+    """A cell whose printed output changed carries a diff of the two outputs."""
+    path = write_notebook([LOAD, "%%flow_stage coin\nimport random\nprint(random.random() < 2)\n"
+                                 "print('draw', random.randint(0, 10**9))"], execute=True)
+    result = run_check(CheckOptions(path))
+    coin = stage(result, "coin")
+    assert coin.outputs_differ
+    assert coin.output_diff[0] == "--- reference"
+    assert coin.output_diff[1] == "+++ re-run"
+    assert any(line.startswith("-[stdout] draw ") for line in coin.output_diff)
+    assert any(line.startswith("+[stdout] draw ") for line in coin.output_diff)

@@ -93,6 +93,8 @@ class StageResult:
     # With --runs N: how many runs there were, and how many reproduced the reference.
     runs: int = 0
     agreed: int = 0
+    # A unified diff of the normalized text outputs, when they differ.
+    output_diff: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -116,6 +118,7 @@ class StageResult:
             "ignored": self.ignored,
             "input_files_changed": self.input_files_changed,
             "causes": self.causes,
+            "output_diff": self.output_diff,
             "runs": self.runs or 1,
             "agreed_runs": self.agreed if self.runs else int(self.verdict.reproduced),
             "reference_duration": self.reference_duration,
@@ -284,6 +287,8 @@ def _compare_cell(old: CellEntry | None, new: CellEntry, rtol: float, atol: floa
                                                   record.writes.get(name), rtol, atol))
     result.values.extend(_written_files(reference, record))
     result.outputs_differ = old is not None and old.outputs_digest != new.outputs_digest
+    if result.outputs_differ and old is not None:
+        result.output_diff = output_diff(old.normalized_outputs, new.normalized_outputs)
 
     diverged = [value for value in result.values if value.verdict is Verdict.DIVERGED]
     close = [value for value in result.values if value.verdict is Verdict.CLOSE]
@@ -306,6 +311,36 @@ def _compare_cell(old: CellEntry | None, new: CellEntry, rtol: float, atol: floa
                           for value in skipped)
         result.reason += f"; not compared: {names}"
     return result
+
+
+OUTPUT_DIFF_LINES = 40
+
+
+def output_diff(reference: list[dict[str, Any]], rerun: list[dict[str, Any]]) -> list[str]:
+    """Return a short unified diff of two cells' normalized outputs, as text lines."""
+    import difflib
+    import json
+
+    def lines(outputs: list[dict[str, Any]]) -> list[str]:
+        shown: list[str] = []
+        for output in outputs:
+            if "stream" in output:
+                shown += [f"[{output['stream']}] {line}" for line in output["text"].splitlines()]
+            elif "error" in output:
+                shown.append(f"[error] {output['error']}: {output['value']}")
+            else:
+                for mime, value in output.get("display", {}).items():
+                    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+                    if mime.startswith("image/"):
+                        text = f"<{len(text)} characters of {mime}>"
+                    shown += [f"[{mime}] {line}" for line in text.splitlines()[:50]]
+        return shown
+
+    diff = list(difflib.unified_diff(lines(reference), lines(rerun), "reference", "re-run",
+                                     lineterm="", n=1))
+    if len(diff) > OUTPUT_DIFF_LINES:
+        diff = diff[:OUTPUT_DIFF_LINES] + [f"... {len(diff) - OUTPUT_DIFF_LINES} more lines"]
+    return diff
 
 
 def _written_files(reference: CellRecord, record: CellRecord) -> list[ValueDiff]:

@@ -64,7 +64,8 @@ def html_report(result: CheckResult) -> str:
     parts.append("<h2>Stages</h2>")
     parts.append(_stage_table(comparison.stages))
     parts.append("<h2>Values</h2>")
-    parts.extend(_stage_details(stage) for stage in comparison.stages if stage.values)
+    parts.extend(_stage_details(stage) for stage in comparison.stages
+                 if stage.values or stage.output_diff)
     parts.append("<h2>Durations</h2>")
     parts.append(duration_svg(comparison.stages))
     parts.append("<h2>Environment</h2>")
@@ -106,7 +107,11 @@ def _stage_details(stage: StageResult) -> str:
         rows.append(f"<tr><td class=\"mono\">{_e(value.name)}</td><td>{_e(value.verdict.value)}</td>"
                     f"<td>{_e(value.detail)}</td><td>{_describe(value.reference)}</td>"
                     f"<td>{_describe(value.rerun)}</td></tr>")
-    rows.append("</table></details>")
+    rows.append("</table>")
+    if stage.output_diff:
+        rows.append("<p>Outputs differ:</p><pre class=\"mono\">"
+                    + _e("\n".join(stage.output_diff)) + "</pre>")
+    rows.append("</details>")
     return "\n".join(rows)
 
 
