@@ -55,7 +55,7 @@ def test_scalar_values_shown():
 
 
 def test_large_array_judged_on_sample():
-    """Large arrays are judged on their summary and sample, and say so."""
+    """Large arrays are judged on their summary and sample, which the detail states."""
     base = np.linspace(0.0, 1.0, 100_000)
     close = compare(base, base * (1 + 1e-9))
     assert close.verdict is Verdict.CLOSE

@@ -525,7 +525,7 @@ def test_list_fast_path_matches_content():
 
 
 def test_large_array_statistics_sampled():
-    """Statistics of very large arrays come from a fixed sample, and say so."""
+    """Statistics of very large arrays come from a fixed sample, which is flagged."""
     summary = fingerprint(np.linspace(0.0, 1.0, 3_000_000)).summary
     assert summary.sampled_statistics
     assert summary.count == 3_000_000

@@ -196,7 +196,7 @@ def test_corpus_size():
 @pytest.mark.parametrize("number, case", [(number, case) for number, (case, _) in enumerate(CASES)],
                          ids=[case for case, _ in CASES])
 def test_lineage_case(corpus_records, number, case):
-    """Each cell of the case reads, writes and depends on exactly what the corpus says."""
+    """Each cell of the case reads, writes and depends on exactly what the corpus lists."""
     steps = dict(CASES)[case]
     for index, (source, reads, writes, upstream) in enumerate(steps):
         record = corpus_records.get(f"c{number}_s{index}")

@@ -43,8 +43,8 @@ def audit(path: Path, entries: list[CellEntry], report: dict[str, Any] | None) -
             "executed top to bottom", "no hidden state", "random generators seeded",
             "input files recorded", "environment pinned", "code committed", "last check reproduced")]
     return [
-        _top_to_bottom(entries),
-        _hidden_state(entries),
+        top_to_bottom_item(entries),
+        hidden_state_item(entries),
         _seeded(recorded),
         _input_files(recorded),
         _pinned(path, recorded),
@@ -53,7 +53,7 @@ def audit(path: Path, entries: list[CellEntry], report: dict[str, Any] | None) -
     ]
 
 
-def _top_to_bottom(entries: list[CellEntry]) -> AuditItem:
+def top_to_bottom_item(entries: list[CellEntry]) -> AuditItem:
     fix = "restart the kernel, run all cells from the top, and save"
     executed = [entry for entry in entries if entry.execution_count is not None]
     skipped = [entry.index + 1 for entry in entries
@@ -80,7 +80,7 @@ def _top_to_bottom(entries: list[CellEntry]) -> AuditItem:
                      f"to In [{executed[-1].execution_count}]" if executed else "no code cells")
 
 
-def _hidden_state(entries: list[CellEntry]) -> AuditItem:
+def hidden_state_item(entries: list[CellEntry]) -> AuditItem:
     graph = flow_of(entries)
     missing = [(node.key, name) for node in graph.nodes for name in node.missing_upstream]
     if missing:

@@ -196,9 +196,10 @@ def _confirm_hash_seed(comparison: Comparison, notebook: Path, scratch: Path,
                        options: CheckOptions, kernel: str, rules: tuple) -> float:
     """Name the cells that agree under one hash seed but differ under another.
 
-    Two runs under ``PYTHONHASHSEED=0`` show which cells vary anyway (random
-    draws, the clock); only the cells those two runs agree on, and a run
-    under ``PYTHONHASHSEED=1`` changes, are confirmed to depend on the seed.
+    Two runs under ``PYTHONHASHSEED=0`` show which cells vary anyway, such as
+    random draws and clock readings. A cell is confirmed to depend on the
+    seed only when those two runs agree and a run under ``PYTHONHASHSEED=1``
+    differs.
     """
     runs = []
     duration = 0.0

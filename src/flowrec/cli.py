@@ -89,6 +89,14 @@ def _tolerance(text: str) -> float:
     return value
 
 
+def _add_tolerance_options(parser: argparse.ArgumentParser) -> None:
+    """Add --rtol and --atol, shared by the commands that compare records."""
+    parser.add_argument("--rtol", type=_tolerance, default=None,
+                        help="relative tolerance for floats to count as close (default: 1e-05)")
+    parser.add_argument("--atol", type=_tolerance, default=None,
+                        help="absolute tolerance for floats to count as close (default: 1e-08)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="flowrec", description="Record notebook flows and check that they reproduce.")
     parser.add_argument("--version", action="version", version=f"flowrec {__version__}")
@@ -112,10 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-k", "--kernel", help="kernel name (default: the notebook's own, else python3)")
     check.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
                        help="maximum run time of one cell, in seconds (default: no limit)")
-    check.add_argument("--rtol", type=_tolerance, default=None,
-                       help="relative tolerance for floats to count as close (default: 1e-05)")
-    check.add_argument("--atol", type=_tolerance, default=None,
-                       help="absolute tolerance for floats to count as close (default: 1e-08)")
+    _add_tolerance_options(check)
     check.add_argument("--json", type=Path, metavar="PATH", help="also write the result as JSON to PATH")
     check.add_argument("--runs", type=_positive_count, default=1, metavar="N",
                        help="run the notebook N times and report, per cell, how many runs "
@@ -147,10 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("reference", type=Path, metavar="REFERENCE")
     diff.add_argument("new", type=Path, metavar="NEW")
-    diff.add_argument("--rtol", type=_tolerance, default=None,
-                      help="relative tolerance for floats to count as close (default: 1e-05)")
-    diff.add_argument("--atol", type=_tolerance, default=None,
-                      help="absolute tolerance for floats to count as close (default: 1e-08)")
+    _add_tolerance_options(diff)
 
     audit = commands.add_parser(
         "audit", help="score a notebook against a reproducibility checklist, without running it",
@@ -180,10 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def split_parameters(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Take every ``-p NAME VALUE`` out of ``argv`` before argparse sees it.
+    """Take every ``-p NAME VALUE`` out of ``argv`` before argparse parses it.
 
-    argparse would read a value such as ``-1e-3`` as an option; here the two
-    words after ``-p`` are always the name and the value.
+    argparse would read a value such as ``-1e-3`` as an option, so here the
+    two words after ``-p`` are always the name and the value.
     """
     rest: list[str] = []
     parameters: list[tuple[str, str]] = []

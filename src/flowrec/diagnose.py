@@ -94,10 +94,10 @@ def _generator_of(call: str) -> str | None:
 
 def reference_warnings(entries: list[CellEntry]) -> list[str]:
     """Describe why saved records may not be a trustworthy reference: order and hidden state."""
-    from .audit import FAILED, _hidden_state, _top_to_bottom
+    from .audit import FAILED, hidden_state_item, top_to_bottom_item
 
     warnings = []
-    for item in (_top_to_bottom(entries), _hidden_state(entries)):
+    for item in (top_to_bottom_item(entries), hidden_state_item(entries)):
         if item.status == FAILED:
             warnings.append(f"the reference may not be trustworthy: {item.evidence}")
     return warnings

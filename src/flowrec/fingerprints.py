@@ -14,8 +14,8 @@ Rules that decide equality:
 * dicts keep insertion order as part of the value; sets and frozensets are
   order-independent (the sorted digests of their items are hashed);
 * Python floats, numpy float scalars and lists of floats hash every NaN
-  alike whatever its payload; in numpy arrays the bytes count as stored;
-  ``-0.0`` and ``0.0`` differ everywhere, as their bytes do;
+  alike whatever its payload. In numpy arrays the bytes count as stored.
+  ``-0.0`` and ``0.0`` differ everywhere, because their bytes do;
 * numpy arrays are hashed in place: C-contiguous ones through a zero-copy
   byte view, others in bounded C-order chunks of at most 1 MiB;
 * objects that cannot be read without side effects (generators, iterators,

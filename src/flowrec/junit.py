@@ -1,9 +1,9 @@
 """JUnit XML reports of a check, for CI systems.
 
 One ``testsuite`` per notebook and one ``testcase`` per recorded cell.
-Identical and close cells pass; a diverged, changed or new cell is a
-``failure``; a cell that raised, timed out or lost its kernel is an
-``error``; a cell the re-run never reached is ``skipped``. The root element
+Identical and close cells pass. A diverged, changed or new cell is a
+``failure``, a cell that raised, timed out or lost its kernel is an
+``error``, and a cell the re-run never reached is ``skipped``. The root element
 is ``<testsuites name="flowrec">``, which is how flowrec recognizes a report
 it may replace.
 """

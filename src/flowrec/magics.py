@@ -160,6 +160,6 @@ class FlowMagics(Magics):
         """Display a listing tagged with flowrec's flow MIME type.
 
         The tag lets ``flowrec check`` skip it when comparing outputs: a
-        listing of the flow holds timings that differ on every run.
+        listing of the flow contains timings that differ on every run.
         """
         self.shell.display_pub.publish(data={FLOW_MIME_TYPE: graph_json, **bundle}, metadata={})

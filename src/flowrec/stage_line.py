@@ -125,7 +125,7 @@ def strip_stage_line(lines: list[str]) -> list[str]:
     """Input transformer: blank out a valid ``%%flow_stage`` line, keeping line numbers.
 
     When another cell magic follows (``%%time``, ``%%capture``), the line is
-    removed instead, because IPython only sees a cell magic on the first
+    removed instead, because IPython only recognizes a cell magic on the first
     line. A line that does not parse is left in place, so IPython runs the
     ``flow_stage`` cell magic, which raises the usage error and skips the body.
     """

@@ -42,10 +42,10 @@ def numeric_summary(value: Any, rest: str | None = None, columns: list[Any] | No
                     floats: np.ndarray | None = None) -> NumericSummary | None:
     """Summarize the floating values of ``value``, or return None if it has none.
 
-    The encoder computes three things while it hashes the value, so they are
-    passed in: ``rest``, the digest of a pandas object's non-float content;
-    ``columns``, a DataFrame's columns; and ``floats``, the float64 array it
-    built from a list of floats.
+    The encoder computes three inputs while it hashes the value. ``rest`` is
+    the digest of a pandas object's non-float content, ``columns`` a
+    DataFrame's columns, and ``floats`` the float64 array built from a list
+    of floats.
     """
     from .fingerprints import NumericSummary
 
