@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Callable
@@ -70,6 +71,13 @@ def run_cells(tmp_path: Path) -> Callable[..., list[CellEntry]]:
         return cell_entries(notebook)
 
     return run
+
+
+def launch_chromium(playwright):
+    """Start Debian's headless Chromium through Playwright, never a browser Playwright downloads."""
+    return playwright.chromium.launch(
+        executable_path=shutil.which("chromium"),
+        args=["--disable-gpu", "--disable-background-networking", "--no-first-run"])
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import EXAMPLES, REPO
+from conftest import EXAMPLES, REPO, launch_chromium
 
 pytestmark = pytest.mark.kernel
 
@@ -28,9 +28,7 @@ def test_report_opens_in_chromium(tmp_path):
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--disable-gpu", "--disable-background-networking", "--no-first-run"])
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             requests = []

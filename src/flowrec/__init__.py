@@ -69,8 +69,17 @@ def start_recording(shell: Any = None, record_current_cell: bool = False) -> Any
 
 
 def load_ipython_extension(shell: Any) -> None:
-    """Entry point of ``%load_ext flowrec``."""
-    start_recording(shell, record_current_cell=True)
+    """Entry point of ``%load_ext flowrec``; opens the sidebar when the settings ask for it."""
+    from .settings import sidebar_setting
+
+    recorder = start_recording(shell, record_current_cell=True)
+    side, problem = sidebar_setting(shell)
+    if problem:
+        print(problem)
+    if side:
+        from .magics import open_sidebar
+
+        open_sidebar(shell, recorder, side)
 
 
 def unload_ipython_extension(shell: Any) -> None:

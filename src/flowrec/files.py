@@ -176,5 +176,7 @@ def default_ignored_directories(extra: list[str] | None = None) -> list[str]:
     home = Path.home()
     folders.update(str(home / name) for name in (".ipython", ".cache", ".matplotlib",
                                                   ".local/share/jupyter", ".jupyter"))
+    # flowrec's own files (the panel's browser code), wherever flowrec is installed.
+    folders.add(str(Path(__file__).resolve().parent))
     folders.update(extra or [])
     return sorted(folders)

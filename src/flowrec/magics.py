@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from .errors import BadInputError
 from .graph import FlowGraph
-from .staleness import find_stale
-
-FLOW_MIME_TYPE = "application/vnd.flowrec.flow+json"
+from .record import FLOW_MIME_TYPE
 from .stage_line import StageLineError, parse_stage_arguments
+from .staleness import find_stale
 
 if TYPE_CHECKING:
     from .recorder import Recorder
@@ -75,23 +75,43 @@ class FlowMagics(Magics):
         "action",
         nargs="?",
         default="show",
-        choices=["show", "json", "stale", "rerun", "reset"],
-        help="show: print the flow recorded in this kernel (default); json: print it "
-        "as JSON, or write it to --output; stale: list the cells whose inputs changed "
-        "after they ran; rerun: run the stale cells again, in the order they last ran; "
-        "reset: forget every record of this session",
+        choices=["show", "sidebar", "text", "json", "stale", "rerun", "reset"],
+        help="show: draw the flow panel under the cell (default), or with PATH the flow "
+        "saved in another notebook; sidebar: put the panel in JupyterLab's sidebar; "
+        "text: print the flow as text; json: print it as JSON, or write it to --output; "
+        "stale: list the cells whose inputs changed after they ran; rerun: run the stale "
+        "cells again, in the order they last ran; reset: forget every record of this session",
     )
+    @argument("path", nargs="?", help="an executed notebook whose saved flow to show "
+              "(with show, text or json) instead of this kernel's")
     @argument("-o", "--output", help="file to write the JSON flow to (with the json action)")
+    @argument("--report", help="a flowrec check --json report: colour stages by its "
+              "verdicts (kept for this kernel's panel until another is given)")
+    @argument("--side", choices=["left", "right"], default=None,
+              help="the sidebar to use (with sidebar; default: right)")
     @line_magic
     def flow(self, line: str) -> None:
-        """Show or reset the flow that flowrec recorded in this kernel."""
+        """Show the flow panel, list or export the flow, or reset it.
+
+        Usage::
+
+            %flow                      draw this kernel's flow, live
+            %flow show PATH.ipynb      draw the flow saved in another notebook
+            %flow sidebar              put the live panel in JupyterLab's sidebar
+            %flow --report check.json  colour stages by a check's verdicts
+            %flow text | json | stale | rerun | reset
+        """
         try:
             args = parse_argstring(self.flow, line)
         except UsageError:
             raise
         except SystemExit:  # argparse exits on a bad choice; report it as a usage error
             raise UsageError(f"invalid %flow arguments {line!r}; see %flow?") from None
-        graph = FlowGraph.from_records(self._latest_records())
+        if args.path and args.action not in ("show", "text", "json"):
+            raise UsageError(f"%flow {args.action} takes no notebook path; got {args.path!r}")
+        if args.side and args.action != "sidebar":
+            raise UsageError("--side goes with %flow sidebar")
+        report = self._read_report(args.report) if args.report else None
         if args.action == "stale":
             self._print_stale()
         elif args.action == "rerun":
@@ -99,20 +119,59 @@ class FlowMagics(Magics):
         elif args.action == "reset":
             self.recorder.reset()
             print("flowrec: forgot every record of this session")
-        elif args.action == "json":
-            data = graph.to_json()
-            text = json.dumps(data, indent=2)
-            if args.output:
-                path = Path(args.output).expanduser()
-                try:
-                    path.write_text(text + "\n", encoding="utf-8")
-                except OSError as error:
-                    raise UsageError(f"cannot write {str(path)!r}: {error.strerror}") from None
-                print(f"flowrec: wrote the flow to {path}")
+        elif args.action in ("text", "json"):
+            graph = (self._saved_view(args.path).graph if args.path
+                     else FlowGraph.from_records(self._latest_records()))
+            if args.action == "text":
+                self._show({"text/plain": graph.render_text()}, graph.to_json())
             else:
-                self._show({"application/json": data, "text/plain": text}, data)
+                self._show_json(graph, args.output)
+        elif args.action == "sidebar":
+            if report is not None:
+                live_panel(self.recorder).report = report
+            open_sidebar(self.shell, self.recorder, args.side or "right")
+        elif args.path:
+            from .panel import FlowPanel, publish_panel
+
+            view = self._saved_view(args.path)
+            publish_panel(self.shell, FlowPanel(lambda: view, report))
         else:
-            self._show({"text/plain": graph.render_text()}, graph.to_json())
+            from .panel import publish_panel
+
+            panel = live_panel(self.recorder)
+            if report is not None:
+                panel.report = report
+            panel.refresh()
+            publish_panel(self.shell, panel)
+
+    def _show_json(self, graph: FlowGraph, output: str | None) -> None:
+        data = graph.to_json()
+        text = json.dumps(data, indent=2)
+        if not output:
+            self._show({"application/json": data, "text/plain": text}, data)
+            return
+        path = Path(output).expanduser()
+        try:
+            path.write_text(text + "\n", encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"cannot write {str(path)!r}: {error.strerror}") from None
+        print(f"flowrec: wrote the flow to {path}")
+
+    def _read_report(self, text: str) -> dict:
+        from .flowview import read_check_report
+
+        try:
+            return read_check_report(Path(text).expanduser())
+        except BadInputError as error:
+            raise UsageError(str(error)) from None
+
+    def _saved_view(self, text: str):
+        from .flowview import FlowView
+
+        try:
+            return FlowView.of_notebook(Path(text).expanduser())
+        except BadInputError as error:
+            raise UsageError(str(error)) from None
 
     def _latest_records(self) -> list:
         """Return the newest record of each cell, in the order the cells first ran."""
@@ -163,3 +222,43 @@ class FlowMagics(Magics):
         listing of the flow contains timings that differ on every run.
         """
         self.shell.display_pub.publish(data={FLOW_MIME_TYPE: graph_json, **bundle}, metadata={})
+
+
+def live_panel(recorder: Recorder):
+    """Return the kernel's one live flow panel, created on first use.
+
+    Every ``%flow`` shows this same panel, so all its views stay in step,
+    and the recorder redraws it after each cell.
+    """
+    from .flowview import FlowView
+    from .panel import FlowPanel
+
+    if recorder.panel is None:
+        recorder.panel = FlowPanel(lambda: FlowView.of_recorder(recorder))
+        recorder.listeners.append(recorder.panel.refresh)
+    return recorder.panel
+
+
+def sidebar_of(recorder: Recorder, side: str):
+    """Return the sidebar placement of the live panel, on ``side``; ImportError without ipylab."""
+    from .sidebar import SidebarPlacement
+
+    placement = recorder.sidebar
+    if placement is None or placement.side != side:
+        placement = SidebarPlacement(live_panel(recorder), side)
+        recorder.sidebar = placement
+    return placement
+
+
+def open_sidebar(shell: Any, recorder: Recorder, side: str) -> None:
+    """Put the live panel in JupyterLab's ``side`` sidebar, or under the cell outside JupyterLab."""
+    from .panel import publish_panel
+
+    panel = live_panel(recorder)
+    panel.refresh()
+    try:
+        shown = sidebar_of(recorder, side).request()
+    except ImportError:
+        print("flowrec: the sidebar needs ipylab (pip install ipylab); showing the flow panel here")
+        shown = panel
+    publish_panel(shell, shown)

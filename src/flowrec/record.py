@@ -19,6 +19,8 @@ from .hashing import ENCODING_VERSION
 from .hazards import Hazard
 
 MIME_TYPE = "application/vnd.flowrec.stage+json"
+# Outputs that show the flow (listings, panels): never compared by flowrec check.
+FLOW_MIME_TYPE = "application/vnd.flowrec.flow+json"
 _ALWAYS_WRITTEN = frozenset({"version", "encoding", "session", "stage", "execution_count",
                              "code_hash", "started_at", "duration", "reads", "writes"})
 RECORD_VERSION = 1

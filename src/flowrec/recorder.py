@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from .analysis import CellAnalysis, analyze_cell
 from .changes import Watch, find_changes, watch_cell
@@ -70,6 +70,11 @@ class Recorder:
         self._files = FileTracker(notebook_directory(), default_ignored_directories())
         self._opaque_noted: set[tuple[str, str]] = set()
         self.active = False
+        # Called with no arguments after each recorded cell and after a reset:
+        # the live flow panel redraws itself this way.
+        self.listeners: list[Callable[[], None]] = []
+        self.panel: Any = None
+        self.sidebar: Any = None
 
     # Registration.
 
@@ -104,6 +109,14 @@ class Recorder:
         self.last_file_writer.clear()
         self._cache.clear()
         self._opaque_noted.clear()
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener()
+            except Exception:  # a listener must never disturb the user's cells
+                log.warning("flowrec listener %r failed", listener, exc_info=True)
 
     def begin_current_cell(self) -> None:
         """Start recording the cell that is running now (the one that loaded flowrec)."""
@@ -151,6 +164,7 @@ class Recorder:
         self.sources[key] = run.raw_cell
         if run.rerun_of is None:
             self._publish(record)
+        self._notify()
 
     def rerun(self, record: CellRecord) -> Any:
         """Run the source of ``record``'s cell again and record it; return IPython's result.

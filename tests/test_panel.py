@@ -1,0 +1,192 @@
+"""The flow panel in real kernels: what the widgets hold after real cell runs.
+
+These tests read the widget state that nbclient saves in the executed
+notebook, the same state a front end would draw. The browser test
+(test_panel_browser.py) checks the drawing itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import nbformat
+import pytest
+
+from conftest import execute_notebook, new_notebook
+
+pytestmark = pytest.mark.kernel
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+FLOW_MIME = "application/vnd.flowrec.flow+json"
+
+
+def run(cells, folder, allow_errors=True):
+    notebook = execute_notebook(new_notebook(cells), folder, allow_errors=allow_errors)
+    nbformat.write(notebook, folder / "executed.ipynb")
+    return notebook
+
+
+def widget_states(notebook):
+    return notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+
+
+def drawings(notebook):
+    """The graph models of every flow drawing in the notebook, by model id."""
+    return {model_id: model["state"]["graph"] for model_id, model in widget_states(notebook).items()
+            if model["model_name"] == "AnyModel" and "graph" in model["state"]}
+
+
+def text_of(cell):
+    return "".join(output.get("text", "") for output in cell.outputs
+                   if output.output_type == "stream")
+
+
+def error_of(cell):
+    """An exception's name and message, or a usage error IPython printed to stderr."""
+    for output in cell.outputs:
+        if output.output_type == "error":
+            return f"{output.ename}: {output.evalue}"
+        if output.output_type == "stream" and output.name == "stderr":
+            return output.text.strip()
+    return ""
+
+
+def flow_output(cell):
+    """The one output of ``cell`` that shows the flow."""
+    (output,) = [output for output in cell.outputs if FLOW_MIME in output.get("data", {})]
+    return output
+
+
+def test_live_panel_updates_after_every_cell(tmp_path):
+    notebook = run([
+        "%load_ext flowrec",
+        "%%flow_stage load\nvalues = list(range(10))",
+        "%flow",
+        "doubled = [2 * v for v in values]",
+        "%%flow_stage total\nresult = sum(doubled)",
+        "panel = get_ipython()._flowrec_recorder.panel\n"
+        "panel.drawing.selected = 'total'\n"
+        "print('details:', 'result = sum(doubled)' in panel.details.value)\n"
+        "panel.tabs.selected_index = 1\n"
+        "print('chart bytes:', len(panel.chart.value) > 1000)\n"
+        "print('note:', panel.chart_note.value)",
+    ], tmp_path)
+    output = flow_output(notebook.cells[2])
+    assert WIDGET_VIEW in output.data
+    assert "load  (In [2]" in output.data["text/plain"]  # a text form for front ends without widgets
+    (graph,) = drawings(notebook).values()
+    # The saved state is the latest: the panel redrew after the cells that followed it.
+    assert [node["key"] for node in graph["nodes"]] == ["load", "step [4]", "total", "step [6]"]
+    assert [(e["source"], e["target"], e["label"]) for e in graph["edges"]][:2] == [
+        ("load", "step [4]", "values"), ("step [4]", "total", "doubled")]
+    printed = text_of(notebook.cells[5])
+    assert "details: True" in printed
+    assert "chart bytes: True" in printed
+    assert "note: Seconds per cell, in the order the cells ran." in printed
+
+
+def test_flow_cells_record_no_files_of_flowrec(tmp_path):
+    """Drawing the panel reads flowrec's own browser code; that is not part of the flow."""
+    from flowrec.notebook import cell_entries
+
+    notebook = run(["%load_ext flowrec", "%flow", "%flow sidebar"], tmp_path)
+    entries = cell_entries(notebook)
+    assert entries[1].record.files == [] and entries[2].record.files == []
+
+
+def test_every_flow_output_is_left_out_of_checks(tmp_path):
+    """Panels, the sidebar fallback and listings differ on every run; check skips them."""
+    from flowrec.check import CheckOptions, run_check
+
+    notebook = run(["%load_ext flowrec", "%%flow_stage a\nx = 1", "%flow", "%flow sidebar",
+                    "%flow text"], tmp_path)
+    path = tmp_path / "flows.ipynb"
+    nbformat.write(notebook, path)
+    result = run_check(CheckOptions(path, output=tmp_path / "out.ipynb"))
+    assert result.reproduced, result.to_json()
+
+
+def test_sidebar_outside_jupyterlab_falls_back_inline(tmp_path):
+    """No JupyterLab answers a papermill-like run: the panel shows under the cell with one line."""
+    notebook = run(["%load_ext flowrec", "%%flow_stage a\nx = 1", "%flow sidebar"], tmp_path)
+    cell = notebook.cells[2]
+    assert text_of(cell) == "" and error_of(cell) == ""
+    output = flow_output(cell)
+    states = widget_states(notebook)
+    box = states[output.data[WIDGET_VIEW]["model_id"]]["state"]
+    note = states[box["children"][0].removeprefix("IPY_MODEL_")]["state"]["value"]
+    assert note == ("flowrec: the sidebar needs JupyterLab (with ipylab); "
+                    "showing the flow panel here")
+    panel = states[box["children"][1].removeprefix("IPY_MODEL_")]
+    assert "flowrec-panel" in panel["state"]["_dom_classes"]
+    assert [node["key"] for node in next(iter(drawings(notebook).values()))["nodes"]] == ["a"]
+
+
+def test_sidebar_opens_on_load_when_configured(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWREC_SIDEBAR", "left")
+    notebook = run(["%load_ext flowrec"], tmp_path)
+    assert WIDGET_VIEW in flow_output(notebook.cells[0]).data
+    monkeypatch.setenv("FLOWREC_SIDEBAR", "middle")
+    notebook = run(["%load_ext flowrec", "x = 1"], tmp_path)
+    assert text_of(notebook.cells[0]).endswith(
+        "flowrec: ignoring FLOWREC_SIDEBAR='middle'; use 'left', 'right' or leave it empty\n")
+    assert error_of(notebook.cells[1]) == ""
+
+
+def test_sidebar_setting_from_ipython_config(tmp_path, monkeypatch):
+    monkeypatch.delenv("FLOWREC_SIDEBAR", raising=False)
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_kernel_config.py").write_text("c.Flowrec.sidebar = 'right'\n")
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    notebook = run(["%load_ext flowrec"], tmp_path)
+    assert WIDGET_VIEW in flow_output(notebook.cells[0]).data
+
+
+def test_show_saved_notebook_and_report(tmp_path, write_notebook):
+    saved = write_notebook([
+        "%load_ext flowrec",
+        "%%flow_stage load\nvalues = [1, 2]",
+        "%%flow_stage total\nresult = sum(values)",
+    ], name="saved.ipynb", execute=True)
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"flowrec_report": 1, "stages": [
+        {"cell": 2, "stage": "load", "verdict": "identical", "reason": ""},
+        {"cell": 3, "stage": "total", "verdict": "diverged", "reason": "result differs"}]}))
+    notebook = run([
+        "%load_ext flowrec",
+        f"%flow show {saved} --report {report}",
+        f"%flow text {saved}",
+        "%flow show missing.ipynb",
+        f"%flow stale {saved}",
+        "%flow --side left",
+        f"%flow --report {tmp_path / 'none.json'}",
+    ], tmp_path)
+    graphs = list(drawings(notebook).values())
+    saved_graph = next(graph for graph in graphs if graph["title"] == "saved.ipynb")
+    assert {node["key"]: node["state"] for node in saved_graph["nodes"]} == {
+        "load": "reproduced", "total": "diverged"}
+    assert "total  (cell 3, In [3]" in notebook.cells[2].outputs[0].data["text/plain"]
+    assert error_of(notebook.cells[3]) == (
+        "UsageError: notebook not found: 'missing.ipynb'; check the path")
+    assert error_of(notebook.cells[4]) == (
+        f"UsageError: %flow stale takes no notebook path; got {str(saved)!r}")
+    assert error_of(notebook.cells[5]) == "UsageError: --side goes with %flow sidebar"
+    assert "does not exist; write one with flowrec check" in error_of(notebook.cells[6])
+
+
+def test_panel_never_disturbs_user_code(tmp_path):
+    """A flow the panel cannot draw shows a short note; the user's cells run on."""
+    notebook = run([
+        "%load_ext flowrec",
+        "%flow",
+        "import flowrec.flowview as fv\n"
+        "def broken(self, show_steps=True):\n    raise RuntimeError('boom')\n"
+        "fv.FlowView.model = broken",
+        "y = 41 + 1\nprint(y)",
+        "print(get_ipython()._flowrec_recorder.panel.status.value)",
+    ], tmp_path)
+    assert text_of(notebook.cells[3]) == "42\n"
+    assert error_of(notebook.cells[3]) == ""
+    assert "could not draw the flow: RuntimeError" in text_of(notebook.cells[4])
