@@ -20,3 +20,14 @@ def test_fingerprint_benchmark_quick():
     assert "flowrec runs at" in output
     assert "extra peak memory, 64 MiB array, strided view" in output
     assert output.strip().splitlines()[-1] in ("all targets met", "some targets missed")
+
+
+def test_panel_benchmark_quick():
+    """``benchmarks/panel.py --quick`` prints both flow sizes and its verdict line."""
+    completed = subprocess.run([sys.executable, str(REPO / "benchmarks" / "panel.py"), "--quick"],
+                               capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    output = completed.stdout
+    assert "   20 stages" in output and "  200 stages" in output
+    assert "200 stages take" in output
+    assert output.strip().splitlines()[-1] in ("target met", "target missed")
