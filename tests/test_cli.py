@@ -343,6 +343,7 @@ def test_html_report(write_notebook, tmp_path):
         LOAD,
         "%%flow_stage steady\nx = 1",
         "%%flow_stage draw\nimport random\ndraws = [random.random() for _ in range(3)]",
+        "%%flow_stage use\ntotal = x + sum(draws)",
         "%%flow_stage hostile\nraise ValueError('<img src=x onerror=alert(2)>')",
     ], execute=True, allow_errors=True)
     page_path = tmp_path / "report.html"
@@ -359,6 +360,11 @@ def test_html_report(write_notebook, tmp_path):
     assert "steady: identical" in page
     assert "likely cause" in page
     assert 'aria-label="durations"' in page
+    # The flow shows data edges with the names passed, and where divergence was inherited.
+    assert '<path class="edge edge-data"' in page
+    assert ">x<title>x</title></text>" in page
+    assert ">draws<title>draws</title></text>" in page
+    assert '<path class="edge edge-inherited"' in page
     mine = tmp_path / "mine.html"
     mine.write_text("<p>mine</p>")
     assert_one_line_error(flowrec("check", path, "--html", mine), "--html")

@@ -28,7 +28,14 @@ from .execute import CHECK_METADATA_KEY, Execution, execute
 from .hashing import ENCODING_VERSION
 from .normalize import notebook_rules, user_rule
 from .outputs import check_output_path, is_flowrec_report
-from .notebook import PARAMETERS_TAG, cell_entries, has_records, kernel_name_of, read_notebook
+from .notebook import (
+    PARAMETERS_TAG,
+    cell_entries,
+    flow_edges,
+    has_records,
+    kernel_name_of,
+    read_notebook,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,8 @@ class CheckResult:
     environment_changes: list[str] = field(default_factory=list)
     # Reported even when everything reproduced: an untrustworthy reference, unused parameters.
     warnings: list[str] = field(default_factory=list)
+    # The reference's flow: which cell passed which variables and files to which.
+    edges: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def reproduced(self) -> bool:
@@ -89,6 +98,7 @@ class CheckResult:
             "record_errors": self.record_errors,
             "environment_changes": self.environment_changes,
             "warnings": self.warnings,
+            "edges": self.edges,
             **self.comparison.to_json(),
             "reproduced": self.reproduced,
         }
@@ -165,6 +175,7 @@ def run_check(options: CheckOptions) -> CheckResult:
         record_errors=record_errors,
         environment_changes=environment,
         warnings=warnings,
+        edges=flow_edges(reference_entries),
     )
 
 

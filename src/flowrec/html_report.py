@@ -14,6 +14,8 @@ from pathlib import Path
 from .check import CheckResult
 from .compare import StageResult, Verdict
 from .fingerprints import Fingerprint
+from .flowview import edge_label
+from .layout import LayoutNode, layered_layout, short_label
 from .outputs import write_text_atomic
 from .report import verdict_text
 
@@ -140,47 +142,60 @@ def _describe(fingerprint: Fingerprint | None) -> str:
 def flow_svg(stages: list[StageResult], result: CheckResult) -> str:
     """Draw the checked cells as a layered graph, coloured by verdict.
 
-    Edges show inherited divergence: from the stage whose change a cell inherited.
+    Grey edges carry the variables and files one cell passed to another.
+    Red dashed edges show where a cell inherited a divergence.
     """
-    # TODO: draw every data and file edge of the recorded flow, not only the
-    # inherited divergences, once the check keeps the flow graph it compared.
-    inherited: dict[int, list[int]] = {}
+    by_cell = {stage.cell: stage for stage in stages}
     by_label = {stage.label: stage for stage in stages}
+    edges: list[tuple[int, int, str, str, str]] = []  # source, target, kind, label, hover text
+    for edge in result.edges:
+        if edge.get("source") in by_cell and edge.get("target") in by_cell:
+            label, full = edge_label(edge.get("variables", []), edge.get("files", []))
+            edges.append((edge["source"], edge["target"], edge.get("kind", "data"), label, full))
     for stage in stages:
         for cause in stage.inherited_from:
-            source = cause.split(" from ", 1)[-1]
-            if source in by_label:
-                inherited.setdefault(stage.cell, []).append(by_label[source].cell)
-    layer: dict[int, int] = {}
+            source = by_label.get(cause.split(" from ", 1)[-1])
+            if source is not None:
+                edges.append((source.cell, stage.cell, "inherited", "", cause))
+
+    texts = {stage.cell: f"{stage.label}: {stage.verdict.value}" for stage in stages}
+    layout = layered_layout(
+        [LayoutNode(str(stage.cell), texts[stage.cell], small=stage.stage is None)
+         for stage in stages],
+        [(str(source), str(target)) for source, target, *_ in edges])
+    routes = {(route.source, route.target): route for route in layout.routes}
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{layout.width:.0f}" '
+             f'height="{layout.height:.0f}" role="img" aria-label="flow graph">',
+             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+             'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
+             'fill="#9e9e9e"/></marker></defs>']
+    labels = []
+    for source, target, kind, label, full in edges:
+        route = routes.get((str(source), str(target)))
+        if route is None:
+            continue
+        path = " ".join(f"{'L' if i else 'M'} {x} {y}" for i, (x, y) in enumerate(route.points))
+        style = {"inherited": 'stroke="#c62828" stroke-dasharray="5 3"',
+                 "order": 'stroke="#9e9e9e" stroke-dasharray="4 3"'}.get(kind, 'stroke="#9e9e9e"')
+        parts.append(f'<path class="edge edge-{_e(kind)}" d="{path}" fill="none" {style} '
+                     f'stroke-width="1.4" marker-end="url(#arrow)"><title>{_e(full)}</title></path>')
+        if label:
+            middle = route.points[len(route.points) // 2 - (len(route.points) % 2 == 0)]
+            following = route.points[len(route.points) // 2]
+            x, y = (middle[0] + following[0]) / 2, (middle[1] + following[1]) / 2
+            labels.append(f'<text x="{x + 4:.1f}" y="{y + 4:.1f}" font-size="10.5" '
+                          f'fill="#37474f" stroke="white" stroke-width="3" paint-order="stroke">'
+                          f"{_e(label)}<title>{_e(full)}</title></text>")
     for stage in stages:
-        parents = inherited.get(stage.cell, [])
-        layer[stage.cell] = 1 + max((layer.get(parent, 0) for parent in parents), default=-1)
-    width, row_height, box_width = 200, 56, 170
-    positions: dict[int, tuple[int, int]] = {}
-    column_count: dict[int, int] = {}
-    for stage in stages:
-        depth = layer[stage.cell]
-        column = column_count.get(depth, 0)
-        column_count[depth] = column + 1
-        positions[stage.cell] = (10 + column * width, 10 + depth * row_height)
-    total_width = 20 + max(column_count.values(), default=1) * width
-    total_height = 20 + (max(layer.values(), default=0) + 1) * row_height
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_width}" '
-             f'height="{total_height}" role="img" aria-label="flow graph">']
-    for target, sources in inherited.items():
-        for source in sources:
-            x1, y1 = positions[source]
-            x2, y2 = positions[target]
-            parts.append(f'<line x1="{x1 + box_width // 2}" y1="{y1 + 34}" x2="{x2 + box_width // 2}" '
-                         f'y2="{y2}" stroke="#9e9e9e" stroke-width="1.5"/>')
-    for stage in stages:
-        x, y = positions[stage.cell]
-        colour = COLOURS[stage.verdict]
-        parts.append(f'<rect x="{x}" y="{y}" width="{box_width}" height="34" rx="5" '
-                     f'fill="{colour}"/>')
-        label = stage.label if len(stage.label) <= 22 else stage.label[:21] + "…"
-        parts.append(f'<text x="{x + 8}" y="{y + 22}" fill="white" font-size="13">'
-                     f"{_e(label)}: {_e(stage.verdict.value)}</text>")
+        placed = layout.nodes[str(stage.cell)]
+        x, y = placed.x - placed.width / 2, placed.y - placed.height / 2
+        parts.append(f'<g class="node"><rect x="{x:.1f}" y="{y:.1f}" width="{placed.width:.1f}" '
+                     f'height="{placed.height}" rx="5" fill="{COLOURS[stage.verdict]}"/>'
+                     f'<text x="{placed.x:.1f}" y="{placed.y + 4.5:.1f}" fill="white" '
+                     f'font-size="{11 if stage.stage is None else 12.5}" text-anchor="middle">'
+                     f"{_e(short_label(texts[stage.cell]))}</text>"
+                     f"<title>{_e(texts[stage.cell])} (cell {stage.cell})</title></g>")
+    parts.extend(labels)
     parts.append("</svg>")
     return "\n".join(parts)
 

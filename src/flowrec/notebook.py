@@ -190,5 +190,14 @@ def flow_of(entries: list[CellEntry]) -> FlowGraph:
                                   [entry.index + 1 for entry in recorded])
 
 
+def flow_edges(entries: list[CellEntry]) -> list[dict[str, Any]]:
+    """Return the flow's edges between cells, numbered from 1 as flowrec check numbers them."""
+    graph = flow_of(entries)
+    cells = {node.key: node.cell_index for node in graph.nodes}
+    return [{"source": cells[edge.source], "target": cells[edge.target], "kind": edge.kind,
+             "variables": list(edge.variables), "files": list(edge.files)}
+            for edge in graph.edges]
+
+
 def has_records(entries: list[CellEntry]) -> bool:
     return any(entry.record is not None for entry in entries)
