@@ -1,4 +1,4 @@
-"""The pytest plugin: ``pytest --flowrec`` run in a subprocess on small real notebooks."""
+"""The pytest plugin: ``pytest --flowrec`` run by pytester on small real notebooks."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from conftest import execute_notebook, new_notebook
 pytest_plugins = ["pytester"]
 
 LOAD = "%load_ext flowrec"
-# Each subprocess starts at least one kernel; this bounds a hung run, not a slow one.
+# A subprocess run may start several kernels. The limit catches a hung run, not a slow one.
 RUN_TIMEOUT = 600
 
 # Notebooks recorded once per module, by name. Each test copies the ones it needs.
@@ -78,6 +78,11 @@ def add_recorded(pytester: pytest.Pytester,
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=RUN_TIMEOUT)
+
+
+def run_in_process(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """Run pytest in this process: fast, and enough for errors raised before collection."""
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
 
 
 def assert_no_traceback(result: pytest.RunResult) -> None:
@@ -245,7 +250,7 @@ def test_xdist_runs_both_items(pytester, add_recorded):
 ])
 def test_invalid_option_usage_error(pytester, option, message):
     (pytester.path / "file.txt").write_text("not a folder\n", encoding="utf-8")
-    result = run(pytester, "--flowrec", option)
+    result = run_in_process(pytester, "--flowrec", option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str()
     assert_no_traceback(result)
@@ -253,7 +258,7 @@ def test_invalid_option_usage_error(pytester, option, message):
 
 def test_invalid_ini_option_usage_error(pytester):
     pytester.makeini("[pytest]\nflowrec_runs = many\n")
-    result = run(pytester, "--flowrec")
+    result = run_in_process(pytester, "--flowrec")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "ini option flowrec_runs: invalid count 'many': give a whole number" in result.stderr.str()
 
