@@ -24,7 +24,7 @@ from .diagnose import (
     reference_warnings,
 )
 from .errors import BadInputError, NotebookError
-from .execute import CHECK_METADATA_KEY, Execution, execute
+from .execute import Execution, execute, is_check_output
 from .hashing import ENCODING_VERSION
 from .normalize import notebook_rules, user_rule
 from .outputs import check_output_path, is_flowrec_report
@@ -112,7 +112,7 @@ def run_check(options: CheckOptions) -> CheckResult:
     entries = cell_entries(notebook, rules)
     _check_parameters(notebook_path, entries, options.parameters)
     kernel = options.kernel or kernel_name_of(notebook) or DEFAULT_KERNEL
-    _check_kernel(kernel)
+    check_kernel(kernel)
     output_path = _check_outputs(options)
     record_errors = [error for entry in entries for error in entry.record_errors]
 
@@ -288,7 +288,8 @@ def _check_parameters(path: Path, entries: list, parameters: dict[str, Any]) -> 
         )
 
 
-def _check_kernel(kernel: str) -> None:
+def check_kernel(kernel: str, option: str = "--kernel") -> None:
+    """Raise BadInputError unless a kernel spec named ``kernel`` is installed."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     manager = KernelSpecManager()
@@ -298,7 +299,7 @@ def _check_kernel(kernel: str) -> None:
         available = ", ".join(sorted(manager.find_kernel_specs())) or "none"
         raise BadInputError(
             f"unknown kernel {kernel!r}; installed kernels: {available} "
-            "(choose one with --kernel)"
+            f"(choose one with {option})"
         ) from None
 
 
@@ -330,8 +331,7 @@ def _written_check_output(path: Path) -> bool:
         existing = read_notebook(path)
     except NotebookError:
         return False
-    marker = existing.metadata.get(CHECK_METADATA_KEY, {})
-    return isinstance(marker, dict) and bool(marker.get("check_output"))
+    return is_check_output(existing)
 
 
 def _check_outputs(options: CheckOptions) -> Path | None:

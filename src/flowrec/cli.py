@@ -28,6 +28,9 @@ EXIT_NOT_REPRODUCED = 1
 EXIT_BAD_INPUT = 2
 
 _INTEGER = re.compile(r"^[+-]?\d+(?:_\d+)*$")
+# papermill and the Jupyter clients log every cell at INFO, and repeat as
+# errors what flowrec reports itself in one line.
+NOISY_LOGGERS = ("papermill", "traitlets", "nbclient", "jupyter_client")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -239,10 +242,9 @@ def _configure_logging(verbosity: int) -> None:
     logger = logging.getLogger("flowrec")
     logger.addHandler(handler)
     logger.setLevel(level)
-    # papermill and the Jupyter clients log every cell at INFO, and repeat as
-    # errors what flowrec reports itself in one line; -v shows their warnings.
+    # -v shows the warnings of NOISY_LOGGERS, -vv everything they log.
     third_party = {0: logging.CRITICAL, 1: logging.WARNING}.get(verbosity, logging.DEBUG)
-    for noisy in ("papermill", "traitlets", "nbclient", "jupyter_client"):
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(third_party)
 
 

@@ -106,6 +106,13 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
     return Execution(output_path, notebook, duration, error, stopped_at)
 
 
+def is_check_output(notebook: dict[str, Any]) -> bool:
+    """Return whether a notebook (nbformat or plain JSON) was written by ``execute``."""
+    metadata = notebook.get("metadata")
+    marker = metadata.get(CHECK_METADATA_KEY) if isinstance(metadata, dict) else None
+    return isinstance(marker, dict) and bool(marker.get("check_output"))
+
+
 def _describe_failure(failure: Exception, timeout: float | None) -> str:
     name = type(failure).__name__
     if name == "CellTimeoutError" or "timed out" in str(failure).lower():
