@@ -542,6 +542,25 @@ def test_float_frame_summary_row_major():
     assert summary.rest is not None
 
 
+@pytest.mark.parametrize("rows", [5_000, 400_000], ids=["exact", "sampled"])
+def test_one_float_column_summary(rows):
+    """A frame with one float column is summarized like that column's array."""
+    values = np.linspace(-1.0, 1.0, rows)
+    values[::7] = np.nan
+    values[::11] = np.inf
+    frame_summary = fingerprint(pd.DataFrame({"n": np.arange(rows), "f": values})).summary
+    array_summary = fingerprint(values).summary
+    assert frame_summary.count == array_summary.count
+    assert frame_summary.nan == array_summary.nan
+    assert frame_summary.inf == array_summary.inf
+    frame_sample = [(index, repr(value)) for index, value in frame_summary.sample]
+    array_sample = [(index, repr(value)) for index, value in array_summary.sample]
+    assert frame_sample == array_sample  # as text, because NaN never equals NaN
+    assert frame_summary.sampled_statistics == (rows > 262_144)
+    assert frame_summary.mean == pytest.approx(array_summary.mean, rel=1e-12)
+    assert frame_summary.std == pytest.approx(array_summary.std, rel=1e-12)
+
+
 def test_categorical_labels_and_order():
     """Categoricals hash their labels and ordered flag, not only their codes."""
     first = pd.Series(["cat", "dog", "cat"], dtype="category")
