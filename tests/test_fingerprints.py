@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from flowrec.fingerprints import Fingerprint, fingerprint
-from flowrec.hashing import CHUNK_BYTES
+from flowrec.hashing import CHUNK_BYTES, frame_columns
 
 
 def digest(value):
@@ -388,6 +388,25 @@ def test_frame_block_layout_does_not_matter():
     consolidated = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0], "c": ["x", "y"]})
     assert len(built._mgr.blocks) != len(consolidated._mgr.blocks)
     assert digest(built) == digest(consolidated)
+
+
+@pytest.mark.parametrize(
+    "make_column",
+    [
+        lambda: pd.date_range("2024-01-01", periods=3),
+        lambda: pd.date_range("2024-01-01", periods=3, tz="UTC"),
+        lambda: pd.to_timedelta([1, 2, 3], unit="s"),
+    ],
+    ids=["datetime", "datetime-tz", "timedelta"],
+)
+def test_datetime_block_layout_does_not_matter(make_column):
+    """Datetime columns hash alike whether pandas keeps them in one block or in several."""
+    together = pd.DataFrame({"t": make_column(), "u": make_column()}).copy()
+    apart = pd.concat([together[["t"]], together[["u"]].copy()], axis=1)
+    assert len(apart._mgr.blocks) == 2  # pandas consolidates only the zone-free columns
+    assert digest(together) == digest(apart)
+    for frame in (together, apart, pd.DataFrame({"t": make_column()})):
+        assert [column.shape for column in frame_columns(frame)] == [(3,)] * frame.shape[1]
 
 
 def test_multiindex_content():

@@ -31,7 +31,7 @@ from . import hashing_extras
 
 # Bumped whenever the encoding changes, so digests made by another version
 # are never compared with these.
-ENCODING_VERSION = 4
+ENCODING_VERSION = 5
 CHUNK_BYTES = 1024 * 1024  # small enough that a copied slab stays in cache
 MAX_DEPTH = 200
 MAX_NODES = 200_000
@@ -561,7 +561,7 @@ def _python_string_parts(items: list[Any]) -> tuple[bytes, bytes, bytes]:
         # code point on its own, so this is the concatenation of the items' bytes.
         text = "".join(items)
         data = text.encode("utf-8", "surrogatepass")
-        if len(data) == len(text):  # every character took one byte, so byte lengths are lengths
+        if len(data) == len(text):  # one byte per character, so byte length is string length
             lengths = array.array("q", map(len, items))
         else:
             lengths = array.array("q", [len(item.encode("utf-8", "surrogatepass"))
@@ -696,17 +696,20 @@ def _text_part(tag: bytes, value: str) -> bytes:
 
 
 def frame_columns(frame: Any) -> list[Any]:
-    """Return a DataFrame's columns as numpy or extension arrays, in column order, without copies.
+    """Return a DataFrame's 1-d columns as numpy or extension arrays, in order, without copies.
 
     Reads pandas' block manager when it is there, and falls back to one
-    column at a time.
+    column at a time. Both give the same arrays, so how pandas grouped the
+    columns into blocks never changes a digest.
     """
     try:
         columns: list[Any] = [None] * len(frame.columns)
         for block in frame._mgr.blocks:
             positions = block.mgr_locs.as_array.tolist()
             values = block.values
-            if not isinstance(values, np.ndarray) or values.ndim != 2:
+            # Numpy blocks keep one column per row, and so do datetime and timedelta
+            # blocks, whose values are 2-d arrays. Other blocks hold one 1-d array.
+            if values.ndim == 1:
                 columns[positions[0]] = values
             elif len(positions) == 1:
                 columns[positions[0]] = values[0]
@@ -720,7 +723,8 @@ def frame_columns(frame: Any) -> list[Any]:
             return columns
     except (AttributeError, IndexError, TypeError):
         pass
-    return [frame.iloc[:, position].array for position in range(frame.shape[1])]
+    # Series._values is the numpy array or extension array a block would hold.
+    return [frame.iloc[:, position]._values for position in range(frame.shape[1])]
 
 
 def float_bytes(value: float) -> bytes:
