@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from flowrec.fingerprints import Fingerprint, fingerprint
-from flowrec.hashing import CHUNK_BYTES
+from flowrec.hashing import CHUNK_BYTES, frame_columns
 
 
 def digest(value):
@@ -390,6 +390,25 @@ def test_frame_block_layout_does_not_matter():
     assert digest(built) == digest(consolidated)
 
 
+@pytest.mark.parametrize(
+    "make_column",
+    [
+        lambda: pd.date_range("2024-01-01", periods=3),
+        lambda: pd.date_range("2024-01-01", periods=3, tz="UTC"),
+        lambda: pd.to_timedelta([1, 2, 3], unit="s"),
+    ],
+    ids=["datetime", "datetime-tz", "timedelta"],
+)
+def test_datetime_block_layout_does_not_matter(make_column):
+    """Datetime columns hash alike whether pandas keeps them in one block or in several."""
+    together = pd.DataFrame({"t": make_column(), "u": make_column()}).copy()
+    apart = pd.concat([together[["t"]], together[["u"]].copy()], axis=1)
+    assert len(apart._mgr.blocks) == 2  # pandas consolidates only the zone-free columns
+    assert digest(together) == digest(apart)
+    for frame in (together, apart, pd.DataFrame({"t": make_column()})):
+        assert [column.shape for column in frame_columns(frame)] == [(3,)] * frame.shape[1]
+
+
 def test_multiindex_content():
     """A MultiIndex hashes by its labels, not by how its levels are stored."""
     first = pd.MultiIndex.from_tuples([("b", 1), ("a", 2)], names=["k", "n"])
@@ -540,6 +559,25 @@ def test_float_frame_summary_row_major():
     summary = fingerprint(frame).summary
     assert [value for _, value in summary.sample] == [1.0, 10.0, 2.0, 20.0]
     assert summary.rest is not None
+
+
+@pytest.mark.parametrize("rows", [5_000, 400_000], ids=["exact", "sampled"])
+def test_one_float_column_summary(rows):
+    """A frame with one float column is summarized like that column's array."""
+    values = np.linspace(-1.0, 1.0, rows)
+    values[::7] = np.nan
+    values[::11] = np.inf
+    frame_summary = fingerprint(pd.DataFrame({"n": np.arange(rows), "f": values})).summary
+    array_summary = fingerprint(values).summary
+    assert frame_summary.count == array_summary.count
+    assert frame_summary.nan == array_summary.nan
+    assert frame_summary.inf == array_summary.inf
+    frame_sample = [(index, repr(value)) for index, value in frame_summary.sample]
+    array_sample = [(index, repr(value)) for index, value in array_summary.sample]
+    assert frame_sample == array_sample  # as text, because NaN never equals NaN
+    assert frame_summary.sampled_statistics == (rows > 262_144)
+    assert frame_summary.mean == pytest.approx(array_summary.mean, rel=1e-12)
+    assert frame_summary.std == pytest.approx(array_summary.std, rel=1e-12)
 
 
 def test_categorical_labels_and_order():

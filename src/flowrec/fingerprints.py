@@ -29,73 +29,15 @@ can tell "close within tolerance" from "diverged" without the full values.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .hashing import Encoder, Opaque, dtype_text, frame_columns, is_pandas, qualified_name
-from .summaries import numeric_summary
+from .summaries import NumericSummary, numeric_summary
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class NumericSummary:
-    """Statistics of the floating values of an array, frame or number.
-
-    ``sample`` contains ``(flat index, value)`` pairs in C order, and every
-    value when ``complete`` is true. NaN and infinities are left
-    out of ``min``, ``max``, ``mean`` and ``std`` and counted apart.
-    ``rest`` is the digest of everything else in a DataFrame (index, column
-    names, non-float columns): values can only be "close" when it is equal.
-    ``sampled_statistics`` is true when the statistics and the NaN and
-    infinity counts come from a fixed sample of a large array.
-    """
-
-    count: int
-    nan: int
-    inf: int
-    min: float | None
-    max: float | None
-    mean: float | None
-    std: float | None
-    sample: tuple[tuple[int, float], ...]
-    complete: bool
-    rest: str | None = None
-    sampled_statistics: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "count": self.count,
-            "nan": self.nan,
-            "inf": self.inf,
-            "min": _json_float(self.min),
-            "max": _json_float(self.max),
-            "mean": _json_float(self.mean),
-            "std": _json_float(self.std),
-            "sample": [[i, _json_float(v)] for i, v in self.sample],
-            "complete": self.complete,
-            "rest": self.rest,
-            "sampled_statistics": self.sampled_statistics,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> NumericSummary:
-        return cls(
-            count=int(data["count"]),
-            nan=int(data["nan"]),
-            inf=int(data["inf"]),
-            min=_float_from_json(data.get("min")),
-            max=_float_from_json(data.get("max")),
-            mean=_float_from_json(data.get("mean")),
-            std=_float_from_json(data.get("std")),
-            sample=tuple((int(i), _float_from_json(v)) for i, v in data.get("sample", [])),
-            complete=bool(data.get("complete", False)),
-            rest=data.get("rest"),
-            sampled_statistics=bool(data.get("sampled_statistics", False)),
-        )
 
 
 @dataclass(frozen=True)
@@ -204,6 +146,10 @@ def _describe(value: Any, columns: list[Any] | None
               ) -> tuple[str, tuple[int, ...] | None, int | None, str | None, int | None]:
     """Return kind, shape, length, dtype and size in bytes, as far as cheaply known."""
     cls = type(value)
+    if columns is not None:  # the encoder sets columns for a top-level DataFrame only
+        nbytes = sum([_column_nbytes(column) for column in columns])
+        index = value.index
+        return "DataFrame", (len(index), len(columns)), None, None, nbytes + int(index.nbytes)
     if isinstance(value, np.ndarray):
         return "ndarray", tuple(value.shape), None, dtype_text(value.dtype), int(value.nbytes)
     if isinstance(value, np.generic):
@@ -226,20 +172,3 @@ def _describe(value: Any, columns: list[Any] | None
     if cls in (int, float, complex, bool) or value is None:
         return cls.__name__, None, None, None, None
     return "object", None, None, None, None
-
-
-def _json_float(value: float | None) -> float | str | None:
-    """Encode NaN and infinities as strings, which JSON has no numbers for."""
-    if value is None:
-        return None
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
-
-
-def _float_from_json(value: Any) -> float | None:
-    if value is None:
-        return None
-    return float(value)

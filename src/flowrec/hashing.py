@@ -31,13 +31,17 @@ from . import hashing_extras
 
 # Bumped whenever the encoding changes, so digests made by another version
 # are never compared with these.
-ENCODING_VERSION = 4
+ENCODING_VERSION = 5
 CHUNK_BYTES = 1024 * 1024  # small enough that a copied slab stays in cache
 MAX_DEPTH = 200
 MAX_NODES = 200_000
 
 _NAN_BYTES = struct.pack("<d", float("nan"))
 _LENGTH = struct.Struct("<Q")
+# Tags of parts whose payload is a 16-byte xxh3-128 digest, with the length prefixed.
+_LABELS_TAG = b"labels" + _LENGTH.pack(16)
+_COLUMN_TAG = b"column" + _LENGTH.pack(16)
+_NONE_ENCODING = b"none" + _LENGTH.pack(0)
 # Scalars whose pickled form depends on their value alone once the pickle
 # memo is off. Floats are left out: their NaN payloads need canonical bytes.
 _PLAIN_SCALARS = frozenset({int, str, bytes, bool, type(None)})
@@ -114,7 +118,7 @@ class Encoder:
     def _dispatch(self, value: Any) -> None:
         cls = type(value)
         if value is None:
-            self.tag(b"none")
+            self.hasher.update(_NONE_ENCODING)
         elif cls is bool:
             self.tag(b"bool", b"1" if value else b"0")
         elif cls is int:
@@ -260,26 +264,7 @@ class Encoder:
 
         top_level = len(self.stack) == 1
         if isinstance(value, pd.DataFrame):
-            # Labels and each column are hashed apart, so the digest of the
-            # non-float part comes at no extra cost for tolerance checks.
-            labels = Encoder()
-            labels.feed_index(value.columns)
-            labels.feed_index(value.index)
-            rest = Encoder()
-            rest.tag(b"labels", labels.hasher.digest())
-            columns = frame_columns(value)
-            self.count(b"DataFrame", len(columns))
-            self.tag(b"labels", labels.hasher.digest())
-            for column in columns:
-                part = Encoder()
-                part.feed_column(column)
-                self.tag(b"column", part.hasher.digest())
-                is_float = isinstance(column, np.ndarray) and column.dtype.kind == "f"
-                rest.tag(b"column", dtype_name(column.dtype).encode() if is_float
-                         else part.hasher.digest())
-            if top_level:
-                self.rest_digest = rest.hexdigest()
-                self.top_columns = columns
+            self._feed_frame(value, top_level)
         elif isinstance(value, pd.Series):
             labels = Encoder()
             labels.feed(value.name)
@@ -292,12 +277,48 @@ class Encoder:
         else:
             self.feed_index(value)
 
+    def _feed_frame(self, frame: Any, top_level: bool) -> None:
+        """Feed a DataFrame as the digest of its labels, then the digest of each column.
+
+        Labels and columns are hashed apart, so the digest of the non-float
+        part (``rest_digest``) comes at no extra cost for tolerance checks.
+        Its encoding is ``tag(b"labels", digest)`` and ``tag(b"column",
+        digest)`` per column, assembled here as bytes in one update.
+        """
+        labels = Encoder()
+        labels.feed_index(frame.columns)
+        labels.feed_index(frame.index)
+        labels_part = _LABELS_TAG + labels.hasher.digest()
+        columns = frame_columns(frame)
+        parts = [b"DataFrame", _LENGTH.pack(len(columns)), labels_part]
+        rest_parts = [labels_part]
+        for column in columns:
+            # Float values are compared through the summary, so the rest digest
+            # contains only their dtype. rest_part is that part, None unless float.
+            plain = _plain_column_digest(column)
+            if plain is not None:
+                digest, rest_part = plain
+            else:
+                part = Encoder()
+                part.feed_column(column)
+                digest = part.hasher.digest()
+                rest_part = None
+                if isinstance(column, np.ndarray) and column.dtype.kind == "f":
+                    rest_part = _text_part(b"column", column.dtype.str)
+            column_part = _COLUMN_TAG + digest
+            parts.append(column_part)
+            rest_parts.append(column_part if rest_part is None else rest_part)
+        self.hasher.update(b"".join(parts))
+        if top_level:
+            self.rest_digest = xxhash.xxh3_128_hexdigest(b"".join(rest_parts))
+            self.top_columns = columns
+
     def feed_index(self, index: Any) -> None:
         import pandas as pd
 
         if isinstance(index, pd.RangeIndex):
             self.tag(b"RangeIndex", struct.pack("<qqq", index.start, index.stop, index.step))
-            self.feed(index.name)
+            self._feed_name(index.name)
         elif isinstance(index, pd.MultiIndex):
             self.count(b"MultiIndex", index.nlevels)
             self.feed(list(index.names))
@@ -305,16 +326,25 @@ class Encoder:
                 self.feed_column(index.get_level_values(level).array)
         else:
             self.text(b"Index", type(index).__name__)
-            self.feed(index.name)
+            self._feed_name(index.name)
             self.feed_column(index.array)
+
+    def _feed_name(self, name: Any) -> None:
+        """Feed an index name as ``feed`` does, with a shortcut for None, the most common name."""
+        if name is None and self.nodes < MAX_NODES and len(self.stack) <= MAX_DEPTH:
+            self.nodes += 1
+            self.hasher.update(_NONE_ENCODING)
+        else:
+            self.feed(name)
 
     def feed_column(self, values: Any) -> None:
         """Feed one pandas column: a numpy array or an extension array, with its dtype."""
-        self.text(b"dtype", dtype_name(values.dtype))
+        dtype = values.dtype
+        self.text(b"dtype", dtype_name(dtype))
         if isinstance(values, np.ndarray):
             self.feed_ndarray(values)
             return
-        dtype_kind = type(values.dtype).__name__
+        dtype_kind = type(dtype).__name__
         if dtype_kind == "StringDtype":
             self._feed_string_column(values)
             return
@@ -349,18 +379,24 @@ class Encoder:
         content, so the storage choice never changes a digest.
         """
         chunked = getattr(values, "_pa_array", None)
-        backing = getattr(values, "_ndarray", None)
-        if chunked is not None and len(values) <= 256:
-            parts = _python_string_parts(chunked.to_pylist())  # cheaper than buffers when short
+        if chunked is not None and len(chunked) <= 256:
+            # Python objects are cheaper than Arrow buffers for short columns.
+            strings = chunked.chunk(0) if chunked.num_chunks == 1 else chunked
+            parts = _python_string_parts(strings.to_pylist())
         elif chunked is not None:
             parts = _arrow_string_parts(chunked)
         else:
             parts = None
         if parts is None:
+            backing = getattr(values, "_ndarray", None)
             items = backing if isinstance(backing, np.ndarray) else np.asarray(values, dtype=object)
             parts = _python_string_parts(items.reshape(-1).tolist())
         valid, lengths, data = parts
-        self.count(b"strings", len(valid))
+        header = b"strings" + _LENGTH.pack(len(valid))
+        if len(data) <= _SMALL_COLUMN_BYTES:
+            self.hasher.update(b"".join((header, valid, lengths, data)))
+            return
+        self.hasher.update(header)
         self.hasher.update(valid)
         self.hasher.update(lengths)
         self.hasher.update(data)
@@ -520,6 +556,17 @@ def _python_string_parts(items: list[Any]) -> tuple[bytes, bytes, bytes]:
 
     Items that are not strings (None, NaN, pd.NA) are missing values.
     """
+    if items and set(map(type, items)) == {str}:
+        # Every item valid: encode the joined text once. UTF-8 encodes each
+        # code point on its own, so this is the concatenation of the items' bytes.
+        text = "".join(items)
+        data = text.encode("utf-8", "surrogatepass")
+        if len(data) == len(text):  # one byte per character, so byte length is string length
+            lengths = array.array("q", map(len, items))
+        else:
+            lengths = array.array("q", [len(item.encode("utf-8", "surrogatepass"))
+                                        for item in items])
+        return b"\x01" * len(items), lengths.tobytes(), data
     encoded = [item.encode("utf-8", "surrogatepass") if type(item) is str else None
                for item in items]
     valid = bytes(item is not None for item in encoded)
@@ -600,27 +647,84 @@ def canonical_nan(array: np.ndarray) -> np.ndarray:
     return array.view(np.uint8)
 
 
+# Per dtype of 1-d numpy columns: the encoding that ``feed_column`` writes
+# before the shape, and for float dtypes the column's part of a frame's rest
+# digest. Bounded, because a dtype with a datetime unit or a byte order is a
+# new key.
+_COLUMN_PREFIXES: dict[np.dtype, tuple[bytes, bytes | None]] = {}
+_COLUMN_PREFIXES_LIMIT = 256
+# Columns up to this size are copied into one buffer with their header and
+# hashed in one call, which is cheaper than a streaming hasher for small data.
+_SMALL_COLUMN_BYTES = 4096
+
+
+def _plain_column_digest(column: Any) -> tuple[bytes, bytes | None] | None:
+    """Return the digest of ``Encoder().feed_column(column)`` and the rest part, or None.
+
+    Plain means a C-contiguous 1-d ``np.ndarray`` of a dtype without fields
+    and objects, the common case of a DataFrame column. The bytes hashed are
+    the ones ``feed_column`` would feed, built without its per-call checks.
+    """
+    if type(column) is not np.ndarray or column.ndim != 1 or not column.flags.c_contiguous:
+        return None
+    dtype = column.dtype
+    entry = _COLUMN_PREFIXES.get(dtype)
+    if entry is None:
+        if dtype.hasobject or dtype.fields is not None:
+            return None
+        code = dtype.str.encode()
+        # The bytes of tag(b"dtype", code), then feed_ndarray's tag with the code and the shape.
+        prefix = (b"dtype" + _LENGTH.pack(len(code)) + code
+                  + b"ndarray" + _LENGTH.pack(len(code) + 8) + code)
+        rest_part = _text_part(b"column", dtype.str) if dtype.kind == "f" else None
+        if len(_COLUMN_PREFIXES) >= _COLUMN_PREFIXES_LIMIT:
+            _COLUMN_PREFIXES.clear()
+        entry = _COLUMN_PREFIXES[dtype] = (prefix, rest_part)
+    prefix, rest_part = entry
+    header = prefix + _LENGTH.pack(len(column))
+    if column.nbytes <= _SMALL_COLUMN_BYTES:
+        return xxhash.xxh3_128_digest(header + column.tobytes()), rest_part
+    hasher = xxhash.xxh3_128(header)
+    hasher.update(column)
+    return hasher.digest(), rest_part
+
+
+def _text_part(tag: bytes, value: str) -> bytes:
+    """Return the bytes ``Encoder.text(tag, value)`` feeds."""
+    payload = value.encode("utf-8", "surrogatepass")
+    return tag + _LENGTH.pack(len(payload)) + payload
+
+
 def frame_columns(frame: Any) -> list[Any]:
-    """Return a DataFrame's columns as numpy or extension arrays, in column order, without copies.
+    """Return a DataFrame's 1-d columns as numpy or extension arrays, in order, without copies.
 
     Reads pandas' block manager when it is there, and falls back to one
-    column at a time.
+    column at a time. Both give the same arrays, so how pandas grouped the
+    columns into blocks never changes a digest.
     """
     try:
-        columns: list[Any] = [None] * frame.shape[1]
+        columns: list[Any] = [None] * len(frame.columns)
         for block in frame._mgr.blocks:
-            positions = block.mgr_locs.as_array
+            positions = block.mgr_locs.as_array.tolist()
             values = block.values
-            if isinstance(values, np.ndarray) and values.ndim == 2:
+            # Numpy blocks keep one column per row, and so do datetime and timedelta
+            # blocks, whose values are 2-d arrays. Other blocks hold one 1-d array.
+            if values.ndim == 1:
+                columns[positions[0]] = values
+            elif len(positions) == 1:
+                columns[positions[0]] = values[0]
+            else:
                 for row, position in enumerate(positions):
                     columns[position] = values[row]
-            else:
-                columns[positions[0]] = values
-        if all(column is not None for column in columns):
+        for column in columns:
+            if column is None:  # a block layout this loop does not handle
+                break
+        else:
             return columns
     except (AttributeError, IndexError, TypeError):
         pass
-    return [frame.iloc[:, position].array for position in range(frame.shape[1])]
+    # Series._values is the numpy array or extension array a block would hold.
+    return [frame.iloc[:, position]._values for position in range(frame.shape[1])]
 
 
 def float_bytes(value: float) -> bytes:

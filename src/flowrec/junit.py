@@ -6,10 +6,19 @@ Identical and close cells pass. A diverged, changed or new cell is a
 ``error``, and a cell the re-run never reached is ``skipped``. The root element
 is ``<testsuites name="flowrec">``, which is how flowrec recognizes a report
 it may replace.
+
+The document is valid against junit-10.xsd of the Jenkins xUnit plugin,
+the schema that pytest's junitxml reports conform to, and tests/junit.xsd
+describes it. So the root carries no ``skipped`` count, which that schema
+has only on ``testsuite``. Characters that XML 1.0 cannot contain (control
+characters such as the ANSI escape of coloured error messages, lone
+surrogates) are written as Python escapes like ``\\x1b``.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -19,26 +28,34 @@ from .outputs import write_text_atomic
 from .report import verdict_text
 
 SUITES_NAME = "flowrec"
+SUITE_COUNTS = ("tests", "failures", "errors", "skipped")
+SUITES_COUNTS = ("tests", "failures", "errors")  # junit-10.xsd has no skipped count on the root
+
+# Characters outside production [2] Char of the XML 1.0 recommendation. It
+# allows no control characters but tab, newline and carriage return, and
+# excludes surrogates, U+FFFE and U+FFFF.
+_NOT_XML_CHARACTER = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def junit_xml(results: list[CheckResult]) -> str:
     """Return the JUnit XML document for the results of one or more checks."""
     suites = ElementTree.Element("testsuites", name=SUITES_NAME)
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    totals = dict.fromkeys(SUITE_COUNTS, 0)
     total_time = 0.0
     for result in results:
-        suite = ElementTree.SubElement(suites, "testsuite", name=str(result.notebook))
-        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        suite = ElementTree.SubElement(suites, "testsuite", name=xml_text(str(result.notebook)))
+        counts = dict.fromkeys(SUITE_COUNTS, 0)
         for stage in result.comparison.stages:
             counts["tests"] += 1
             seconds = stage.rerun_duration or 0.0
+            name = stage.label if stage.stage is None else f"{stage.label} (cell {stage.cell})"
             case = ElementTree.SubElement(
-                suite, "testcase", classname=Path(result.notebook).stem,
-                name=stage.label if stage.stage is None else f"{stage.label} (cell {stage.cell})",
-                time=f"{seconds:.3f}")
+                suite, "testcase", classname=xml_text(Path(result.notebook).stem),
+                name=xml_text(name), time=_seconds_text(seconds))
             message = f"{verdict_text(stage)}: {stage.reason}"
             if stage.causes:
                 message += "; likely cause: " + "; ".join(stage.causes)
+            message = xml_text(message)
             if stage.verdict is Verdict.FAILED:
                 counts["errors"] += 1
                 element = ElementTree.SubElement(case, "error", message=message,
@@ -55,14 +72,29 @@ def junit_xml(results: list[CheckResult]) -> str:
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value
-        suite.set("time", f"{result.duration:.3f}")
+        suite.set("time", _seconds_text(result.duration))
         total_time += result.duration
-    for key, value in totals.items():
-        suites.set(key, str(value))
-    suites.set("time", f"{total_time:.3f}")
+    for key in SUITES_COUNTS:
+        suites.set(key, str(totals[key]))
+    suites.set("time", _seconds_text(total_time))
     ElementTree.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(
         suites, encoding="unicode") + "\n"
+
+
+def _seconds_text(seconds: float) -> str:
+    """Format seconds with three decimals, writing 0.000 for negative and non-finite durations."""
+    return f"{seconds:.3f}" if math.isfinite(seconds) and seconds > 0 else "0.000"
+
+
+def xml_text(text: str) -> str:
+    """Return ``text`` with each character XML 1.0 cannot contain written as a Python escape."""
+    return _NOT_XML_CHARACTER.sub(_escape_character, text)
+
+
+def _escape_character(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def write_junit(results: list[CheckResult], path: Path) -> None:
