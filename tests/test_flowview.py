@@ -180,3 +180,8 @@ def test_report_errors_name_the_file(tmp_path):
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(BadInputError, match="cannot read check report"):
         read_check_report(tmp_path / "broken.json")
+    (tmp_path / "stages.json").write_text('{"flowrec_report": 1, "stages": [1, 2]}')
+    with pytest.raises(BadInputError, match="is not a flowrec check report"):
+        read_check_report(tmp_path / "stages.json")
+    with pytest.raises(BadInputError, match="is not a regular file"):
+        read_check_report(tmp_path)

@@ -190,3 +190,12 @@ def test_sidebar_shows_breast_cancer_flow(lab, page):
     node.click()
     expect(details).to_contain_text("<img src=x onerror=alert(1)>", timeout=30_000)
     assert page.locator('img[src="x"]').count() == 0
+
+    # Closing the sidebar, then asking again, opens the same single tab again.
+    tab = page.locator('.jp-SideBar.jp-mod-right .lm-TabBar-tab[title^="flowrec"]')
+    expect(tab).to_have_attribute("title", "flowrec: model flow of breast_cancer.ipynb")
+    tab.click()
+    expect(sidebar).to_be_hidden(timeout=30_000)
+    add_cell_and_run(page, "%flow sidebar")
+    expect(sidebar).to_be_visible(timeout=60_000)
+    assert tab.count() == 1

@@ -74,12 +74,13 @@ def load_ipython_extension(shell: Any) -> None:
 
     recorder = start_recording(shell, record_current_cell=True)
     side, problem = sidebar_setting(shell)
-    if problem:
-        print(problem)
-    if side:
-        from .magics import open_sidebar
+    if problem or side:
+        from .magics import open_sidebar, show_note
 
-        open_sidebar(shell, recorder, side)
+        if problem:
+            show_note(shell, problem)
+        if side:
+            open_sidebar(shell, recorder, side)
 
 
 def unload_ipython_extension(shell: Any) -> None:

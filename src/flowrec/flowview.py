@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,9 @@ from typing import Any
 from .errors import BadInputError, NotebookError
 from .fingerprints import Fingerprint
 from .graph import FlowGraph
-from .layout import LayoutNode, layered_layout, short_label
+from .layout import LayoutNode, layered_layout, place_labels, short_label
 from .notebook import cell_entries, read_notebook
-from .record import CellRecord
-from .staleness import find_stale
+from .record import CellRecord, node_key
 
 # The states a node is coloured by, in the legend's order, with the legend text.
 STATES: dict[str, str] = {
@@ -68,18 +68,26 @@ class FlowView:
     title: str
     states: dict[str, NodeState] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    # Problems to show above the drawing, such as records that could not be read.
+    problems: list[str] = field(default_factory=list)
 
     # Building.
 
     @classmethod
     def of_records(cls, records: list[tuple[str, CellRecord, str | None]], title: str,
                    stale: dict[str, str] | None = None,
-                   cell_indices: list[int | None] | None = None) -> FlowView:
+                   cell_indices: list[int | None] | None = None,
+                   run_owner: dict[tuple[str, int | None], str] | None = None) -> FlowView:
         """Build a view from ``(identity, record, source)`` triples in the order they ran.
 
-        ``stale`` maps identities to the reason a node is stale.
+        ``stale`` maps identities to the reason a node is stale, and
+        ``run_owner`` maps older runs to the identity of their cell.
         """
-        graph = FlowGraph.from_records([record for _, record, _ in records], cell_indices)
+        position = {identity: index for index, (identity, _, _) in enumerate(records)}
+        earlier = {run: position[identity] for run, identity in (run_owner or {}).items()
+                   if identity in position}
+        graph = FlowGraph.from_records([record for _, record, _ in records], cell_indices,
+                                       earlier)
         view = cls(graph, title)
         for node, (identity, record, source) in zip(graph.nodes, records):
             state = NodeState()
@@ -95,22 +103,29 @@ class FlowView:
 
     @classmethod
     def of_recorder(cls, recorder: Any) -> FlowView:
-        """The flow recorded so far in a kernel, newest record of each cell."""
+        """Build the flow recorded so far in a kernel: the newest record of each cell.
+
+        Cells are in the order they first ran, so a cell run again keeps its place.
+        """
+        first_run: dict[str, int] = {}
+        for position, record in enumerate(recorder.records):
+            first_run.setdefault(node_key(record), position)
         items = sorted(recorder.latest.items(),
-                       key=lambda item: (item[1].session != recorder.session,
-                                         item[1].execution_count or 0))
-        stale = find_stale(recorder.latest, recorder.last_writer)
+                       key=lambda item: first_run.get(item[0], len(first_run)))
         triples = [(key, record, recorder.sources.get(key)) for key, record in items]
-        return cls.of_records(triples, "this kernel", stale)
+        return cls.of_records(triples, "this kernel", recorder.stale(), None,
+                              recorder.run_owners())
 
     @classmethod
     def of_notebook(cls, path: Path) -> FlowView:
-        """The flow saved in an executed notebook; raise BadInputError when it has none."""
+        """Build the flow saved in an executed notebook; raise BadInputError when it has none."""
         try:
             notebook = read_notebook(path)
         except NotebookError as error:
             raise BadInputError(str(error)) from None
-        entries = [entry for entry in cell_entries(notebook) if entry.record is not None]
+        every_entry = cell_entries(notebook)
+        unreadable = [error for entry in every_entry for error in entry.record_errors]
+        entries = [entry for entry in every_entry if entry.record is not None]
         if not entries:
             raise BadInputError(
                 f"{str(path)!r} has no flowrec records: run it with %load_ext flowrec "
@@ -119,8 +134,12 @@ class FlowView:
         stale = {str(entry.index): "the code was edited after this record"
                  for entry in entries if entry.code_changed}
         triples = [(str(entry.index), entry.record, entry.source) for entry in entries]
-        return cls.of_records(triples, path.name, stale,  # type: ignore[arg-type]
+        view = cls.of_records(triples, path.name, stale,  # type: ignore[arg-type]
                               [entry.index + 1 for entry in entries])
+        if unreadable:
+            view.problems.append(f"{len(unreadable)} record(s) could not be read and are not "
+                                 f"drawn: {unreadable[0]}")
+        return view
 
     def apply_report(self, report: dict[str, Any]) -> int:
         """Colour nodes with the verdicts of a flowrec check report; return how many matched.
@@ -152,8 +171,7 @@ class FlowView:
 
     def model(self, show_steps: bool = True) -> dict[str, Any]:
         """Return the JSON the panel draws: placed nodes, routed edges, legend, counts."""
-        nodes = [node for node in self.graph.nodes
-                 if node.is_stage or (show_steps and not _empty_step(node.record))]
+        nodes = [node for node in self.graph.nodes if self._drawn(node, show_steps)]
         keys = {node.key for node in nodes}
         edges = self._edges(keys, show_steps)
         layout = layered_layout(
@@ -167,6 +185,10 @@ class FlowView:
                 continue
             drawn_edges.append({**edge, "points": [list(point) for point in route.points],
                                 "reversed": route.reversed})
+        spots = place_labels(layout, [(routes[(edge["source"], edge["target"])], edge["label"])
+                                      for edge in drawn_edges if edge["label"]])
+        for edge, (x, y) in zip([edge for edge in drawn_edges if edge["label"]], spots):
+            edge["label_x"], edge["label_y"] = x, y
         drawn_nodes = []
         for node in nodes:
             placed = layout.nodes[node.key]
@@ -192,9 +214,17 @@ class FlowView:
             "legend": [{"state": name, "text": text} for name, text in STATES.items()],
             "stages": stages,
             "steps": sum(1 for node in self.graph.nodes
-                         if not node.is_stage and not _empty_step(node.record)),
+                         if not node.is_stage and self._drawn(node, True)),
             "counts": counts,
         }
+
+    def _drawn(self, node: Any, show_steps: bool) -> bool:
+        """Return whether a node is drawn: stages always, steps unless hidden or flowrec's own."""
+        if node.is_stage:
+            return True
+        if not show_steps or _empty_step(node.record):
+            return False
+        return not is_flowrec_command(self.sources.get(node.key, ""))
 
     def _edges(self, keys: set[str], show_steps: bool) -> list[dict[str, Any]]:
         """Edges between drawn nodes; hidden steps are bridged by the names that cross them."""
@@ -222,7 +252,7 @@ class FlowView:
         return list(merged.values())
 
     def _stages_above(self, key: str) -> list[str]:
-        """The nearest stages upstream of ``key``, looking through unnamed steps."""
+        """Return the nearest stages upstream of ``key``, looking through unnamed steps."""
         found: list[str] = []
         seen = {key}
         pending = [edge.source for edge in self.graph.edges if edge.target == key]
@@ -303,7 +333,7 @@ class FlowView:
     def durations(self, show_steps: bool = True) -> list[tuple[str, float, bool]]:
         """Return ``(label, seconds, is_stage)`` for each node, in the order they ran."""
         return [(node.key, node.record.duration, node.is_stage) for node in self.graph.nodes
-                if show_steps or node.is_stage]
+                if self._drawn(node, show_steps)]
 
 
 def edge_label(variables: list[str], files: list[str]) -> tuple[str, str]:
@@ -318,17 +348,31 @@ def edge_label(variables: list[str], files: list[str]) -> tuple[str, str]:
 
 def read_check_report(path: Path) -> dict[str, Any]:
     """Read a ``flowrec check --json`` report; raise BadInputError naming the problem."""
+    hint = "flowrec check NOTEBOOK --json REPORT.json writes one"
+    if not path.exists():
+        raise BadInputError(f"check report {str(path)!r} does not exist; {hint}")
+    if not path.is_file():
+        raise BadInputError(f"check report {str(path)!r} is not a regular file; {hint}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInputError(f"check report {str(path)!r} does not exist; write one with "
-                            "flowrec check NOTEBOOK --json REPORT.json") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise BadInputError(f"cannot read check report {str(path)!r}: {error}") from None
-    if not isinstance(data, dict) or "flowrec_report" not in data:
-        raise BadInputError(f"{str(path)!r} is not a flowrec check report "
-                            "(flowrec check NOTEBOOK --json REPORT.json writes one)")
+    stages = data.get("stages") if isinstance(data, dict) else None
+    if (not isinstance(data, dict) or "flowrec_report" not in data
+            or not isinstance(stages, list)
+            or not all(isinstance(item, dict) and isinstance(item.get("verdict"), str)
+                       for item in stages)):
+        raise BadInputError(f"{str(path)!r} is not a flowrec check report ({hint})")
     return data
+
+
+def is_flowrec_command(source: str) -> bool:
+    """Return True for a cell made only of flowrec's own commands (``%flow``, ``%load_ext flowrec``)."""
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    return bool(lines) and all(
+        line == "%flow" or line.startswith("%flow ")
+        or re.fullmatch(r"%(load_ext|reload_ext|unload_ext)\s+flowrec", line) is not None
+        for line in lines)
 
 
 def _empty_step(record: CellRecord) -> bool:

@@ -52,8 +52,15 @@ class FlowGraph:
 
     @classmethod
     def from_records(cls, records: list[CellRecord],
-                     cell_indices: list[int | None] | None = None) -> FlowGraph:
-        """Build the graph of ``records``, given in the order they should be shown."""
+                     cell_indices: list[int | None] | None = None,
+                     earlier_runs: dict[tuple[str, int | None], int] | None = None) -> FlowGraph:
+        """Build the graph of ``records``, given in the order they should be shown.
+
+        ``earlier_runs`` maps older runs, as ``(session, execution count)``, to the
+        position in ``records`` of the same cell's newest record. A kernel keeps
+        only the newest record of each cell, and a cell that ran again must
+        keep the edges to the cells that read what its older run wrote.
+        """
         nodes: list[FlowNode] = []
         used: set[str] = set()
         for position, record in enumerate(records):
@@ -66,7 +73,9 @@ class FlowGraph:
             index = cell_indices[position] if cell_indices is not None else None
             nodes.append(FlowNode(key, record, index))
 
-        by_run = {(node.record.session, node.record.execution_count): node for node in nodes}
+        by_run = {run: nodes[position] for run, position in (earlier_runs or {}).items()}
+        by_run.update({(node.record.session, node.record.execution_count): node
+                       for node in nodes})
         latest_stage: dict[str, FlowNode] = {}
         for node in nodes:
             if node.record.stage is not None:

@@ -15,7 +15,7 @@ from .check import CheckResult
 from .compare import StageResult, Verdict
 from .fingerprints import Fingerprint
 from .flowview import edge_label
-from .layout import LayoutNode, layered_layout, short_label
+from .layout import LayoutNode, layered_layout, place_labels, short_label
 from .outputs import write_text_atomic
 from .report import verdict_text
 
@@ -164,26 +164,25 @@ def flow_svg(stages: list[StageResult], result: CheckResult) -> str:
          for stage in stages],
         [(str(source), str(target)) for source, target, *_ in edges])
     routes = {(route.source, route.target): route for route in layout.routes}
+    drawn = [edge for edge in edges if (str(edge[0]), str(edge[1])) in routes]
+    spots = iter(place_labels(layout, [(routes[(str(edge[0]), str(edge[1]))], edge[3])
+                                       for edge in drawn if edge[3]]))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{layout.width:.0f}" '
              f'height="{layout.height:.0f}" role="img" aria-label="flow graph">',
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
              'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
              'fill="#9e9e9e"/></marker></defs>']
     labels = []
-    for source, target, kind, label, full in edges:
-        route = routes.get((str(source), str(target)))
-        if route is None:
-            continue
+    for source, target, kind, label, full in drawn:
+        route = routes[(str(source), str(target))]
         path = " ".join(f"{'L' if i else 'M'} {x} {y}" for i, (x, y) in enumerate(route.points))
         style = {"inherited": 'stroke="#c62828" stroke-dasharray="5 3"',
                  "order": 'stroke="#9e9e9e" stroke-dasharray="4 3"'}.get(kind, 'stroke="#9e9e9e"')
         parts.append(f'<path class="edge edge-{_e(kind)}" d="{path}" fill="none" {style} '
                      f'stroke-width="1.4" marker-end="url(#arrow)"><title>{_e(full)}</title></path>')
         if label:
-            middle = route.points[len(route.points) // 2 - (len(route.points) % 2 == 0)]
-            following = route.points[len(route.points) // 2]
-            x, y = (middle[0] + following[0]) / 2, (middle[1] + following[1]) / 2
-            labels.append(f'<text x="{x + 4:.1f}" y="{y + 4:.1f}" font-size="10.5" '
+            x, y = next(spots)
+            labels.append(f'<text x="{x:.1f}" y="{y:.1f}" font-size="10.5" '
                           f'fill="#37474f" stroke="white" stroke-width="3" paint-order="stroke">'
                           f"{_e(label)}<title>{_e(full)}</title></text>")
     for stage in stages:

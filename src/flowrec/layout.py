@@ -86,7 +86,7 @@ def layered_layout(nodes: list[LayoutNode], edges: list[tuple[str, str]]) -> Lay
 
     An edge from a node to one listed before it (a cell re-run after a cell
     that depends on it) is laid out as if reversed, so cycles cannot stop
-    the layering; it is drawn in its true direction and marked reversed.
+    the layering. It is drawn in its true direction and marked reversed.
     Edges to unknown keys and self-loops are ignored.
     """
     order = {node.key: position for position, node in enumerate(nodes)}
@@ -205,3 +205,58 @@ def _place(rows: list[list], chains: list[tuple], sizes: dict[str, tuple[float, 
             points.reverse()
         layout.routes.append(Route(source, target, points, flipped))
     return layout
+
+
+# Label text is drawn at about this many pixels per character (10.5 px font).
+LABEL_CHAR_WIDTH = 6.2
+LABEL_HEIGHT = 13.0
+# The fractions of its edge's length where a label may go, most wanted first.
+LABEL_SPOTS = (0.5, 0.35, 0.65, 0.22, 0.78, 0.12, 0.88)
+
+
+def point_along(points: list[tuple[float, float]], fraction: float) -> tuple[float, float]:
+    """Return the point at ``fraction`` of a polyline's length."""
+    lengths = [((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5
+               for (x0, y0), (x1, y1) in zip(points, points[1:])]
+    left = sum(lengths) * fraction
+    for (x0, y0), (x1, y1), length in zip(points, points[1:], lengths):
+        if length >= left and length > 0:
+            share = left / length
+            return x0 + (x1 - x0) * share, y0 + (y1 - y0) * share
+        left -= length
+    return points[-1]
+
+
+def place_labels(layout: Layout, labels: list[tuple[Route, str]]) -> list[tuple[float, float]]:
+    """Return a position (left end, baseline) for each edge label, avoiding boxes and other labels.
+
+    Each label tries a few spots along its edge and takes the first that
+    overlaps nothing placed so far, or else the spot with the least overlap.
+    The layout's width grows when a label reaches past its right edge.
+    """
+    taken = [(placed.x - placed.width / 2, placed.y - placed.height / 2,
+              placed.x + placed.width / 2, placed.y + placed.height / 2)
+             for placed in layout.nodes.values()]
+    positions: list[tuple[float, float]] = []
+    for route, text in labels:
+        width = len(text) * LABEL_CHAR_WIDTH + 4
+        candidates: list[tuple[float, tuple[float, float, float, float]]] = []
+        for fraction in LABEL_SPOTS:
+            x, y = point_along(route.points, fraction)
+            box = (x + 3, y - LABEL_HEIGHT / 2, x + 3 + width, y + LABEL_HEIGHT / 2)
+            overlap = sum(_overlap(box, other) for other in taken)
+            candidates.append((overlap, box))
+            if overlap == 0:
+                break
+        box = min(candidates, key=lambda candidate: candidate[0])[1]
+        taken.append(box)
+        positions.append((round(box[0] + 2, 1), round(box[3] - 3, 1)))
+        layout.width = max(layout.width, box[2] + MARGIN)
+    return positions
+
+
+def _overlap(first: tuple[float, float, float, float],
+             second: tuple[float, float, float, float]) -> float:
+    width = min(first[2], second[2]) - max(first[0], second[0])
+    height = min(first[3], second[3]) - max(first[1], second[1])
+    return width * height if width > 0 and height > 0 else 0.0

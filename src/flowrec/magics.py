@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from .errors import BadInputError
+from .flowview import FlowView, read_check_report
 from .graph import FlowGraph
 from .record import FLOW_MIME_TYPE
 from .stage_line import StageLineError, parse_stage_arguments
-from .staleness import find_stale
 
 if TYPE_CHECKING:
     from .recorder import Recorder
@@ -102,7 +103,11 @@ class FlowMagics(Magics):
             %flow text | json | stale | rerun | reset
         """
         try:
-            args = parse_argstring(self.flow, line)
+            argv = shlex.split(line)
+        except ValueError as error:  # an unclosed quote
+            raise UsageError(f"invalid %flow arguments {line!r}: {error}") from None
+        try:
+            args = self.flow.parser.parse_args(argv)
         except UsageError:
             raise
         except SystemExit:  # argparse exits on a bad choice; report it as a usage error
@@ -111,6 +116,10 @@ class FlowMagics(Magics):
             raise UsageError(f"%flow {args.action} takes no notebook path; got {args.path!r}")
         if args.side and args.action != "sidebar":
             raise UsageError("--side goes with %flow sidebar")
+        if args.report and args.action not in ("show", "sidebar"):
+            raise UsageError("--report goes with %flow, %flow show or %flow sidebar")
+        if args.output and args.action != "json":
+            raise UsageError("--output goes with %flow json")
         report = self._read_report(args.report) if args.report else None
         if args.action == "stale":
             self._print_stale()
@@ -121,28 +130,29 @@ class FlowMagics(Magics):
             print("flowrec: forgot every record of this session")
         elif args.action in ("text", "json"):
             graph = (self._saved_view(args.path).graph if args.path
-                     else FlowGraph.from_records(self._latest_records()))
+                     else FlowView.of_recorder(self.recorder).graph)
             if args.action == "text":
                 self._show({"text/plain": graph.render_text()}, graph.to_json())
             else:
                 self._show_json(graph, args.output)
         elif args.action == "sidebar":
+            panel = live_panel(self.recorder)
             if report is not None:
-                live_panel(self.recorder).report = report
+                panel.report = report
             open_sidebar(self.shell, self.recorder, args.side or "right")
         elif args.path:
-            from .panel import FlowPanel, publish_panel
+            from .panel import FlowPanel
 
             view = self._saved_view(args.path)
-            publish_panel(self.shell, FlowPanel(lambda: view, report))
+            if report is not None:
+                self._warn_other_notebook(report, Path(args.path).name)
+            show_widget(self.shell, FlowPanel(lambda: view, report))
         else:
-            from .panel import publish_panel
-
             panel = live_panel(self.recorder)
             if report is not None:
                 panel.report = report
             panel.refresh()
-            publish_panel(self.shell, panel)
+            show_widget(self.shell, panel)
 
     def _show_json(self, graph: FlowGraph, output: str | None) -> None:
         data = graph.to_json()
@@ -158,29 +168,25 @@ class FlowMagics(Magics):
         print(f"flowrec: wrote the flow to {path}")
 
     def _read_report(self, text: str) -> dict:
-        from .flowview import read_check_report
-
         try:
             return read_check_report(Path(text).expanduser())
         except BadInputError as error:
             raise UsageError(str(error)) from None
 
-    def _saved_view(self, text: str):
-        from .flowview import FlowView
+    def _warn_other_notebook(self, report: dict, name: str) -> None:
+        checked = Path(str(report.get("notebook") or "")).name
+        if checked and checked != name:
+            show_note(self.shell, f"flowrec: the report is for {checked}, not {name}; "
+                      "stages are matched by name")
 
+    def _saved_view(self, text: str) -> FlowView:
         try:
             return FlowView.of_notebook(Path(text).expanduser())
         except BadInputError as error:
             raise UsageError(str(error)) from None
 
-    def _latest_records(self) -> list:
-        """Return the newest record of each cell, in the order the cells first ran."""
-        records = list(self.recorder.latest.values())
-        return sorted(records, key=lambda record: (record.session != self.recorder.session,
-                                                   record.execution_count or 0))
-
     def _print_stale(self) -> None:
-        stale = find_stale(self.recorder.latest, self.recorder.last_writer)
+        stale = self.recorder.stale()
         if not stale:
             print("flowrec: no stale cells")
             return
@@ -193,7 +199,7 @@ class FlowMagics(Magics):
         """Run stale cells again, one at a time, until none is stale or one fails."""
         done: set[str] = set()
         while True:
-            stale = find_stale(self.recorder.latest, self.recorder.last_writer)
+            stale = self.recorder.stale()
             pending = [key for key in stale if key not in done]
             if not pending:
                 break
@@ -206,7 +212,7 @@ class FlowMagics(Magics):
             if not result.success:
                 print(f"flowrec: {record.label} failed; stopped re-running")
                 return
-        remaining = find_stale(self.recorder.latest, self.recorder.last_writer)
+        remaining = self.recorder.stale()
         if remaining:
             names = ", ".join(self.recorder.latest[key].label for key in remaining)
             print(f"flowrec: still stale after one re-run each: {names}")
@@ -228,37 +234,70 @@ def live_panel(recorder: Recorder):
     """Return the kernel's one live flow panel, created on first use.
 
     Every ``%flow`` shows this same panel, so all its views stay in step,
-    and the recorder redraws it after each cell.
+    and the recorder redraws it after each cell. A panel whose widgets were
+    closed (``Widget.close_all()``) is replaced by a new one.
     """
-    from .flowview import FlowView
     from .panel import FlowPanel
 
-    if recorder.panel is None:
-        recorder.panel = FlowPanel(lambda: FlowView.of_recorder(recorder))
-        recorder.listeners.append(recorder.panel.refresh)
-    return recorder.panel
+    panel = recorder.panel
+    if panel is not None and not panel.is_open:
+        if panel.refresh in recorder.listeners:
+            recorder.listeners.remove(panel.refresh)
+        panel = None
+    if panel is None:
+        panel = FlowPanel(lambda: FlowView.of_recorder(recorder))
+        recorder.panel = panel
+        recorder.listeners.append(panel.refresh)
+    return panel
 
 
 def sidebar_of(recorder: Recorder, side: str):
-    """Return the sidebar placement of the live panel, on ``side``; ImportError without ipylab."""
+    """Return the sidebar placement of the live panel on ``side``, moving it from the other side.
+
+    Raises ImportError when ipylab is not installed.
+    """
     from .sidebar import SidebarPlacement
 
+    panel = live_panel(recorder)
     placement = recorder.sidebar
-    if placement is None or placement.side != side:
-        placement = SidebarPlacement(live_panel(recorder), side)
+    if placement is not None and (placement.side != side or placement.closed
+                                  or placement.panel is not panel):
+        if not placement.closed:
+            placement.close()
+        placement = None
+    if placement is None:
+        placement = SidebarPlacement(panel, side)
         recorder.sidebar = placement
     return placement
 
 
 def open_sidebar(shell: Any, recorder: Recorder, side: str) -> None:
     """Put the live panel in JupyterLab's ``side`` sidebar, or under the cell outside JupyterLab."""
-    from .panel import publish_panel
-
     panel = live_panel(recorder)
     panel.refresh()
     try:
         shown = sidebar_of(recorder, side).request()
     except ImportError:
-        print("flowrec: the sidebar needs ipylab (pip install ipylab); showing the flow panel here")
+        show_note(shell, "flowrec: the sidebar needs ipylab (pip install ipylab); "
+                  "showing the flow panel here")
         shown = panel
-    publish_panel(shell, shown)
+    show_widget(shell, shown)
+
+
+def show_widget(shell: Any, widget: Any) -> None:
+    """Display a panel or note under the running cell, tagged so that checks skip it."""
+    try:
+        bundle = widget._repr_mimebundle_()
+    except Exception:
+        log.warning("flowrec could not display the panel", exc_info=True)
+        bundle = None
+    if not bundle:
+        print("flowrec: the panel could not be displayed; see %flow text for the flow")
+        return
+    shell.display_pub.publish(data={FLOW_MIME_TYPE: {"panel": True}, **bundle}, metadata={})
+
+
+def show_note(shell: Any, text: str) -> None:
+    """Display one line of flowrec's own, tagged so that checks skip it."""
+    shell.display_pub.publish(data={FLOW_MIME_TYPE: {"note": text}, "text/plain": text},
+                              metadata={})

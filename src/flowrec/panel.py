@@ -15,6 +15,7 @@ panel of a saved notebook is drawn once.
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 from pathlib import Path
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 
 # The durations chart shows every node up to this many, else the slowest ones.
-DURATION_BARS = 40
+DURATION_BARS = 30
 
 
 class FlowGraphWidget(anywidget.AnyWidget):
@@ -42,6 +43,8 @@ class FlowGraphWidget(anywidget.AnyWidget):
     _css = (STATIC / "flow_panel.css").read_text(encoding="utf-8")
     graph = traitlets.Dict().tag(sync=True)
     selected = traitlets.Unicode("").tag(sync=True)
+    # Counted up by the kernel to ask the view in a sidebar to open its tab.
+    reveal = traitlets.Int(0).tag(sync=True)
 
 
 class FlowPanel(widgets.VBox):
@@ -77,6 +80,12 @@ class FlowPanel(widgets.VBox):
         self.tabs.observe(self._on_tab, "selected_index")
         self.refresh()
 
+    @property
+    def is_open(self) -> bool:
+        """False once the panel's widgets were closed, for example by ``Widget.close_all()``."""
+        return self.comm is not None and all(
+            part.comm is not None for part in (self.drawing, self.details, self.tabs))
+
     # Updating.
 
     def refresh(self) -> None:
@@ -87,7 +96,8 @@ class FlowPanel(widgets.VBox):
                 view.apply_report(self.report)
             self.view = view
             self.drawing.graph = view.model(show_steps=self.show_steps.value)
-            self.status.value = ""
+            self.status.value = "".join(f"<i>{html.escape(problem)}</i><br>"
+                                        for problem in view.problems)
             self._update_details()
             self._chart_stale = True
             if self.tabs.selected_index == 1:
@@ -108,12 +118,18 @@ class FlowPanel(widgets.VBox):
 
     def _on_tab(self, change: Any) -> None:
         if change["new"] == 1 and self._chart_stale:
-            try:
-                self._draw_chart()
-            except Exception:
-                log.warning("flowrec could not draw the durations", exc_info=True)
+            self._draw_chart()
 
     def _draw_chart(self) -> None:
+        """Draw the durations chart, or explain in the tab why it cannot be drawn."""
+        try:
+            self._draw_chart_unguarded()
+        except Exception as error:
+            log.warning("flowrec could not draw the durations chart", exc_info=True)
+            self.chart_note.value = (f"<i>flowrec could not draw the durations chart: "
+                                     f"{type(error).__name__}</i>")
+
+    def _draw_chart_unguarded(self) -> None:
         if self.view is None:
             return
         self._chart_stale = False
@@ -139,8 +155,8 @@ class FlowPanel(widgets.VBox):
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         """Add a text form for front ends without widgets, and flowrec's tag.
 
-        The tag tells ``flowrec check`` to leave this output out of the
-        comparison: a drawing of the flow differs on every run.
+        With the tag, ``flowrec check`` leaves this output out of the
+        comparison, because a drawing of the flow differs on every run.
         """
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
@@ -148,6 +164,8 @@ class FlowPanel(widgets.VBox):
         bundle = dict(bundle)
         if self.view is not None:
             bundle["text/plain"] = self.view.graph.render_text()
+        else:
+            bundle["text/plain"] = "flowrec: the flow could not be drawn; see %flow text"
         bundle[FLOW_MIME_TYPE] = {"panel": self.view.title if self.view else ""}
         return bundle
 
@@ -158,7 +176,7 @@ def duration_chart(bars: list[tuple[str, float, bool]]) -> bytes:
 
     if len(bars) > DURATION_BARS:
         bars = sorted(bars, key=lambda bar: -bar[1])[:DURATION_BARS]
-    figure = Figure(figsize=(5.2, 0.8 + 0.26 * len(bars)), dpi=96, layout="constrained")
+    figure = Figure(figsize=(4.4, 0.8 + 0.26 * len(bars)), dpi=96, layout="constrained")
     axes = figure.add_subplot()
     positions = list(range(len(bars)))
     axes.barh(positions, [bar[1] for bar in bars],
@@ -171,13 +189,3 @@ def duration_chart(bars: list[tuple[str, float, bool]]) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
-
-
-def publish_panel(shell: Any, panel: widgets.Widget) -> None:
-    """Display ``panel`` (or any widget) under the running cell, tagged as flowrec's own."""
-    bundle = panel._repr_mimebundle_()
-    if bundle is None:
-        return
-    bundle = dict(bundle)
-    bundle.setdefault(FLOW_MIME_TYPE, {"panel": ""})
-    shell.display_pub.publish(data=bundle, metadata={})

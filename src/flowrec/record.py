@@ -175,3 +175,12 @@ class CellRecord:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise RecordFormatError(f"malformed flowrec record: {type(error).__name__}: {error}") from error
+
+
+def node_key(record: CellRecord) -> str:
+    """Return the identity of a record's cell across runs: cell id, stage name, or code."""
+    if record.cell_id:
+        return f"id:{record.cell_id}"
+    if record.stage is not None:
+        return f"stage:{record.stage}"
+    return f"code:{record.code_hash}"

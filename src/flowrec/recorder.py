@@ -26,8 +26,9 @@ from .environment import PackageTracker, capture_environment, notebook_directory
 from .files import FileTracker, default_ignored_directories
 from .hazards import Hazard, find_hazards, random_states
 from .fingerprints import Fingerprint, fingerprint
-from .record import MIME_TYPE, CellRecord, Upstream, code_hash
+from .record import MIME_TYPE, CellRecord, Upstream, code_hash, node_key
 from .stage_line import StageOptions, StageLineError, parse_stage_cell
+from .staleness import find_stale
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,16 @@ class Recorder:
                 listener()
             except Exception:  # a listener must never disturb the user's cells
                 log.warning("flowrec listener %r failed", listener, exc_info=True)
+
+    def run_owners(self) -> dict[tuple[str, int | None], str]:
+        """Map every recorded run, older ones too, to the key of its cell."""
+        return {(record.session, record.execution_count): node_key(record)
+                for record in self.records}
+
+    def stale(self) -> dict[str, str]:
+        """Return ``{cell key: reason}`` for every stale cell; see staleness.find_stale."""
+        return find_stale(self.latest, self.last_writer, self.last_file_writer,
+                          self.run_owners())
 
     def begin_current_cell(self) -> None:
         """Start recording the cell that is running now (the one that loaded flowrec)."""
@@ -334,15 +345,6 @@ class Recorder:
             self.shell.display_pub.publish(data=bundle, metadata={})
         except Exception:
             log.warning("flowrec could not publish the record of %s", record.label, exc_info=True)
-
-
-def node_key(record: CellRecord) -> str:
-    """Return the identity of a record's cell across runs: cell id, stage name, or code."""
-    if record.cell_id:
-        return f"id:{record.cell_id}"
-    if record.stage is not None:
-        return f"stage:{record.stage}"
-    return f"code:{record.code_hash}"
 
 
 def _error_of(result: Any) -> dict[str, str] | None:

@@ -78,8 +78,10 @@ function drawGraph(graph, selected, markerId) {
     titled(path, `${edge.source} \u2192 ${edge.target}\n${edge.title}`);
     edgeLayer.appendChild(path);
     if (edge.label) {
-      const [x, y] = midpoint(points);
-      const text = svg("text", { x: x + 4, y: y + 4, class: "flowrec-edge-label" });
+      // The kernel places labels clear of boxes and of each other; the midpoint is a fallback.
+      const [x, y] = edge.label_x === undefined ? midpoint(points).map((v) => v + 4)
+        : [edge.label_x, edge.label_y];
+      const text = svg("text", { x, y, class: "flowrec-edge-label" });
       text.textContent = edge.label;
       titled(text, edge.title);
       labelLayer.appendChild(text);
@@ -110,12 +112,26 @@ function drawGraph(graph, selected, markerId) {
   return root;
 }
 
+// The tab of the JupyterLab sidebar that shows this view, with its side and index.
+function sidebarTab(el) {
+  const area = el.closest(".jp-SideAreaWidget");
+  if (!area || !area.id) return null;
+  const tab = document.querySelector(`.lm-TabBar-tab[data-id="${CSS.escape(area.id)}"]`);
+  if (!tab) return null;
+  const tabs = [...tab.parentElement.children].filter((item) => item.classList.contains("lm-TabBar-tab"));
+  const side = el.closest("#jp-left-stack") ? "left" : "right";
+  const open = tab.classList.contains("lm-mod-current") && !area.classList.contains("lm-mod-hidden");
+  return { side, index: tabs.indexOf(tab), open };
+}
+
 function render({ model, el }) {
   viewCount += 1;
   const markerId = `flowrec-arrow-${viewCount}-${Math.random().toString(36).slice(2, 8)}`;
   let zoom = 1;
   // Until the user zooms, the drawing follows the panel's width.
   let userZoomed = false;
+  // A drawing wider than the panel first scrolls to its first node, not to blank space.
+  let scrolled = false;
 
   const container = html("div", "flowrec-flow");
   const toolbar = html("div", "flowrec-toolbar");
@@ -163,6 +179,11 @@ function render({ model, el }) {
 
   function autoFit() {
     if (!userZoomed) fitZoom(0.7);
+    const graph = model.get("graph") || {};
+    if (scrolled || !canvas.clientWidth || !graph.nodes || !graph.nodes.length) return;
+    scrolled = true;
+    const first = graph.nodes[0];
+    canvas.scrollLeft = Math.max(0, first.x * zoom - canvas.clientWidth / 2);
   }
 
   function select(key) {
@@ -180,7 +201,8 @@ function render({ model, el }) {
       canvas.appendChild(drawGraph(graph, model.get("selected"), markerId));
     }
     const counts = graph.counts || {};
-    const parts = [`${graph.stages || 0} stages`, `${graph.steps || 0} steps`];
+    const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
+    const parts = [plural(graph.stages || 0, "stage"), plural(graph.steps || 0, "step")];
     for (const state of ["stale", "failed", "diverged"]) {
       if (counts[state]) parts.push(`${counts[state]} ${state}`);
     }
@@ -228,13 +250,38 @@ function render({ model, el }) {
   resized.observe(canvas);
   actual.addEventListener("click", () => { userZoomed = true; zoom = 1; applyZoom(); });
 
+  // The kernel asks to open the sidebar tab by counting up "reveal". Only a view
+  // inside a sidebar acts, and it reports its tab's index when the tab is closed.
+  let revealed = 0;
+  function reveal() {
+    const wanted = model.get("reveal") || 0;
+    if (wanted <= revealed) return;
+    revealed = wanted;
+    let tries = 0;
+    const attempt = () => {
+      const tab = sidebarTab(el);
+      if (tab) {
+        if (!tab.open) model.send({ event: "open-tab", side: tab.side, index: tab.index });
+        return;
+      }
+      // A view under a cell has no tab; a view still being attached gets a few more tries.
+      if (el.isConnected && !el.closest(".jp-SideAreaWidget")) return;
+      tries += 1;
+      if (tries < 50) setTimeout(attempt, 100);
+    };
+    attempt();
+  }
+
   model.on("change:graph", draw);
   model.on("change:selected", markSelected);
+  model.on("change:reveal", reveal);
   draw();
+  reveal();
   return () => {
     resized.disconnect();
     model.off("change:graph", draw);
     model.off("change:selected", markSelected);
+    model.off("change:reveal", reveal);
   };
 }
 
