@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nbformat
 import pytest
 
@@ -14,6 +16,10 @@ def test_read_errors(tmp_path):
     """Each unusable file gets its own message."""
     with pytest.raises(NotebookError, match="notebook not found"):
         read_notebook(tmp_path / "missing.ipynb")
+    pipe = tmp_path / "pipe.ipynb"
+    os.mkfifo(pipe)
+    with pytest.raises(NotebookError, match="is not a regular file"):
+        read_notebook(pipe)  # reading a pipe with no writer would wait for ever
     bad = tmp_path / "bad.ipynb"
     bad.write_text('{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": 3}')
     with pytest.raises(NotebookError, match="is not a valid Jupyter notebook"):

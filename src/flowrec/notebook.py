@@ -79,6 +79,9 @@ def read_notebook(path: str | os.PathLike[str]) -> nbformat.NotebookNode:
         raise NotebookError(f"notebook not found: {str(path)!r}; check the path")
     if path.is_dir():
         raise NotebookError(f"{str(path)!r} is a folder, not a notebook; give the path of a .ipynb file")
+    if not path.is_file():
+        raise NotebookError(f"{str(path)!r} is not a regular file, so it is not a notebook; "
+                            "give the path of a .ipynb file")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
