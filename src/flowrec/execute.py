@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import nbformat
 
@@ -47,12 +48,21 @@ class Execution:
     stopped_at: int | None = None
 
 
+# Called before each cell runs with the cell's index in the executed
+# notebook (papermill's injected cells included) and the cell itself.
+CellStartHook = Callable[[int, Any], None]
+
+
 def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | None,
-            kernel_name: str, timeout: float | None) -> Execution:
+            kernel_name: str, timeout: float | None,
+            environment: dict[str, str] | None = None,
+            on_cell_start: CellStartHook | None = None) -> Execution:
     """Run ``input_path`` with papermill into ``output_path``.
 
-    A failing cell, a timeout or a dead kernel is reported in
-    ``Execution.error`` rather than raised.
+    ``environment`` adds variables to the kernel's environment only, so
+    runs in other threads of this process keep theirs. A failing cell, a
+    timeout or a dead kernel is reported in ``Execution.error`` rather than
+    raised.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -66,6 +76,11 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
     cell_raised = False
     log.info("running %s with papermill on kernel %s into %s", input_path, kernel_name,
              output_path)
+    client_options: dict[str, Any] = {}
+    if environment:
+        client_options["kernel_manager_class"] = _kernel_manager_with(environment)
+    if on_cell_start is not None:
+        client_options["on_cell_start"] = _cell_start_hook(on_cell_start)
     try:
         papermill.execute_notebook(
             str(input_path),
@@ -78,6 +93,7 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
             log_output=False,
             cwd=str(input_path.parent),
             extra_arguments=list(KERNEL_ARGUMENTS),
+            **client_options,
         )
     except PapermillExecutionError as failure:
         # papermill raises for every error output, even in a cell tagged
@@ -104,6 +120,33 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
         notebook.metadata[CHECK_METADATA_KEY] = {"check_output": True, "source": str(input_path)}
         write_notebook_atomic(notebook, output_path)
     return Execution(output_path, notebook, duration, error, stopped_at)
+
+
+def _kernel_manager_with(environment: dict[str, str]) -> type:
+    """Return a kernel manager class that starts kernels with ``environment`` added."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    added = dict(environment)
+
+    class EnvironmentKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **options: Any) -> None:  # type: ignore[override]
+            # jupyter_client passes ``env`` on to the kernel process.
+            options["env"] = {**(options.get("env") or os.environ), **added}
+            await super().start_kernel(**options)
+
+    return EnvironmentKernelManager
+
+
+def _cell_start_hook(callback: CellStartHook) -> Callable[..., None]:
+    """Adapt ``callback`` to nbclient's ``on_cell_start`` hook, never letting it stop the run."""
+
+    def hook(cell: Any, cell_index: int) -> None:
+        try:
+            callback(cell_index, cell)
+        except Exception:  # progress display only: the run goes on
+            log.debug("the cell start callback failed", exc_info=True)
+
+    return hook
 
 
 def _describe_failure(failure: Exception, timeout: float | None) -> str:
