@@ -27,7 +27,7 @@ from .diagnose import (
     reference_warnings,
 )
 from .errors import BadInputError, NotebookError
-from .execute import CHECK_METADATA_KEY, CellStartHook, Execution, execute
+from .execute import CellStartHook, Execution, execute, written_by_flowrec
 from .hashing import ENCODING_VERSION
 from .normalize import notebook_rules, user_rule
 from .outputs import check_output_path, is_flowrec_report
@@ -137,7 +137,7 @@ def run_check(options: CheckOptions) -> CheckResult:
     runner = options.runner or execute
 
     def run(phase: str, into: Path, environment: dict[str, str] | None = None) -> Execution:
-        hook = _progress_hook(options.progress, phase) if options.progress else None
+        hook = progress_hook(options.progress, phase) if options.progress else None
         if options.progress:
             options.progress(phase, "starting")
         return runner(notebook_path.resolve(), into, options.parameters, kernel, options.timeout,
@@ -236,7 +236,7 @@ def _stored_reference(path: Path, entries: list[CellEntry], rules: tuple) -> lis
     return stored
 
 
-def _progress_hook(progress: ProgressCallback, phase: str) -> CellStartHook:
+def progress_hook(progress: ProgressCallback, phase: str) -> CellStartHook:
     """Turn nbclient's cell start events into (phase, stage or cell) progress calls."""
     added = 0  # cells papermill inserted before this one: injected parameters, error banners
 
@@ -409,20 +409,20 @@ def check_recorded(kernel: str, entries: list) -> None:
         )
 
 
-def _written_check_output(path: Path) -> bool:
+def is_check_output(path: Path) -> bool:
+    """Return whether ``path`` is a notebook that flowrec executed, which it may replace."""
     try:
         existing = read_notebook(path)
     except NotebookError:
         return False
-    marker = existing.metadata.get(CHECK_METADATA_KEY, {})
-    return isinstance(marker, dict) and bool(marker.get("check_output"))
+    return written_by_flowrec(existing.metadata)
 
 
 def _check_outputs(options: CheckOptions) -> Path | None:
     """Validate --output and --json before anything runs."""
     output = options.output
     if output is not None:
-        check_output_path(output, "--output", [options.notebook], _written_check_output, ".ipynb")
+        check_output_path(output, "--output", [options.notebook], is_check_output, ".ipynb")
     others = [options.notebook] + ([output] if output is not None else [])
     if options.json_path is not None:
         check_output_path(options.json_path, "--json", others, is_flowrec_report, ".json")

@@ -122,6 +122,12 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
     return Execution(output_path, notebook, duration, error, stopped_at)
 
 
+def written_by_flowrec(metadata: dict[str, Any]) -> bool:
+    """Return whether notebook metadata carries the mark of a flowrec run's output."""
+    marker = metadata.get(CHECK_METADATA_KEY, {})
+    return isinstance(marker, dict) and bool(marker.get("check_output"))
+
+
 def _kernel_manager_with(environment: dict[str, str]) -> type:
     """Return a kernel manager class that starts kernels with ``environment`` added."""
     from jupyter_client.manager import AsyncKernelManager
