@@ -194,8 +194,8 @@ def assign_store_paths(jobs: list[Job], store: ReferenceStore, inputs: list[Path
         if job.problem is not None:
             continue
         path = store.path_for(job.notebook, job.parameters)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        check_output_path(path, "--store", inputs, is_check_output, ".ipynb")
+        if path.parent.is_dir():  # else created when the run is stored
+            check_output_path(path, "--store", inputs, is_check_output, ".ipynb")
         job.store_path = path
 
 
@@ -225,6 +225,7 @@ def _record(job: Job, runner: Runner, progress: ProgressCallback) -> Outcome:
     kernel = options.kernel or kernel_name_of(notebook) or DEFAULT_KERNEL
     check_kernel(kernel)
     store_folder = job.store_path.parent
+    store_folder.mkdir(parents=True, exist_ok=True)
     # A scratch folder beside the stored file lets the finished run be renamed into place.
     with tempfile.TemporaryDirectory(prefix=".flowrec-record-", dir=store_folder) as scratch:
         scratch_path = Path(scratch) / job.store_path.name
