@@ -40,7 +40,6 @@ DEFAULT_RETRIES = 2
 # For the cluster that --scheduler local starts: a task whose worker died
 # once more than this is reported lost, instead of being tried again.
 LOCAL_ALLOWED_FAILURES = 1
-CONNECT_TIMEOUT_SECONDS = 30
 PROGRESS_TOPIC = "flowrec-progress"
 # Enough of a cell's source to read its %%flow_stage line for the progress display.
 PROGRESS_SOURCE_CHARACTERS = 400
@@ -172,11 +171,12 @@ def connect(address: str, retries: int = DEFAULT_RETRIES) -> Iterator[ClusterRun
                  LOCAL_WORKERS)
         with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}):
             cluster = LocalCluster(n_workers=LOCAL_WORKERS, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None)
+                                   host="127.0.0.1", dashboard_address="127.0.0.1:0")
         client = Client(cluster)
     else:
         try:
-            client = Client(address, timeout=CONNECT_TIMEOUT_SECONDS)
+            # Waits up to dask's distributed.comm.timeouts.connect, 30 s unless configured.
+            client = Client(address)
         except (OSError, TimeoutError, ValueError) as error:
             raise BadInputError(
                 f"cannot connect to the Dask scheduler at {address!r}: {error}; check the "

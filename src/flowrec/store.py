@@ -112,13 +112,13 @@ class ReferenceStore:
     def find(self, notebook: Path, parameters: dict[str, Any]) -> dict[str, Any]:
         """Return the entry for ``notebook`` and ``parameters``; raise BadInputError when none."""
         key = notebook_key(notebook)
-        wanted = grid.canonical(parameters)
+        expected = grid.canonical(parameters)
         matches = [entry for entry in self.references
-                   if entry["notebook"] == key and grid.canonical(entry["parameters"]) == wanted]
+                   if entry["notebook"] == key and grid.canonical(entry["parameters"]) == expected]
         if not matches:
             same_name = [entry for entry in self.references
                          if Path(entry["notebook"]).name == notebook.name
-                         and grid.canonical(entry["parameters"]) == wanted]
+                         and grid.canonical(entry["parameters"]) == expected]
             if len(same_name) == 1:
                 log.info("no reference stored for %s; using the one stored for %s, which has "
                          "the same file name", key, same_name[0]["notebook"])
@@ -157,10 +157,10 @@ class ReferenceStore:
         entry = {**outcome.stored,
                  "file": outcome.job.store_path.relative_to(self.folder).as_posix()}
         outcome.stored = entry
-        wanted = grid.canonical(entry["parameters"])
+        expected = grid.canonical(entry["parameters"])
         self.references = [other for other in self.references
                            if not (other["notebook"] == entry["notebook"]
-                                   and grid.canonical(other["parameters"]) == wanted)]
+                                   and grid.canonical(other["parameters"]) == expected)]
         self.references.append(entry)
 
     def save(self) -> None:
