@@ -2,8 +2,8 @@
 
 On a terminal it is a live rich display: one line per running notebook
 with the run it is in (reference run, re-run, ...) and the stage or cell
-it has reached, under a bar with the overall count; each finished notebook
-prints one line above it. Anywhere else (a CI log, a file) it prints plain
+it has reached, under a line with the count of finished notebooks. Each
+finished notebook prints one line above the display. Anywhere else (a CI log, a file) it prints plain
 lines: one when a notebook starts and one when it finishes.
 
 Calls may come from several threads at once.
@@ -18,7 +18,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from .batch import BAD_INPUT, FAILED, NOT_REPRODUCED, REPRODUCED, Job, Outcome
 
@@ -43,11 +43,11 @@ class BatchDisplay:
 
     def __enter__(self) -> BatchDisplay:
         if self.live:
-            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                      BarColumn(), MofNCompleteColumn(), console=self.console,
+            self._progress = Progress(SpinnerColumn(), TimeElapsedColumn(),
+                                      TextColumn("{task.description}"), console=self.console,
                                       transient=True)
             self._progress.start()
-            self._overall = self._progress.add_task(f"{self.verb} notebooks", total=self.total)
+            self._overall = self._progress.add_task(self._count(), total=self.total)
             self._redirect_log_handlers()
         return self
 
@@ -62,6 +62,9 @@ class BatchDisplay:
         for handler in logging.getLogger("flowrec").handlers:
             if isinstance(handler, logging.StreamHandler) and handler.stream is sys.__stderr__:
                 self._swapped.append((handler, handler.setStream(sys.stderr)))
+
+    def _count(self) -> str:
+        return f"{self.done} of {self.total} {self.verb}"
 
     def started(self, job: Job) -> None:
         with self._lock:
@@ -92,5 +95,5 @@ class BatchDisplay:
             if task is not None:
                 self._progress.remove_task(task)
             assert self._overall is not None
-            self._progress.advance(self._overall)
+            self._progress.update(self._overall, advance=1, description=self._count())
             self._progress.console.print(line, highlight=False)
