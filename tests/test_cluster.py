@@ -110,3 +110,39 @@ def test_unreachable_scheduler(write_notebook):
     assert completed.returncode == 2
     lines = completed.stderr.strip().splitlines()
     assert "cannot connect to the Dask scheduler at 'tcp://127.0.0.1:9'" in lines[-1]
+
+
+def test_examples_recorded_then_checked_both_ways(tmp_path):
+    """The example folder and grid: recorded, then the same verdicts locally and on a cluster."""
+    import shutil
+
+    from conftest import EXAMPLES
+
+    folder = tmp_path / "examples"
+    folder.mkdir()
+    for path in [*EXAMPLES.glob("*.ipynb"), EXAMPLES / "grid.yaml"]:
+        shutil.copy(path, folder)
+    (folder / "broken.ipynb").write_text('{"cells": [')
+    grid = folder / "grid.yaml"
+    recorded = flowrec("record", folder, "--grid", grid, "--store", tmp_path / "store",
+                       "--jobs", "2")
+    assert recorded.returncode == 2, recorded.stdout + recorded.stderr
+    assert "6 run(s): 5 recorded, 1 bad input" in recorded.stdout
+
+    local = flowrec("check", folder, "--grid", grid, "--reference", tmp_path / "store",
+                    "--jobs", "2", "--json", tmp_path / "local.json")
+    remote = flowrec("check", folder, "--grid", grid, "--reference", tmp_path / "store",
+                     "--scheduler", "local", "--json", tmp_path / "remote.json")
+    assert local.returncode == 2, local.stdout + local.stderr
+    assert remote.returncode == 2, remote.stdout + remote.stderr
+    local_verdicts = verdicts(tmp_path / "local.json")
+    assert verdicts(tmp_path / "remote.json") == local_verdicts
+    statuses = {key: value[0] for key, value in local_verdicts.items()}
+    assert statuses == {
+        ("breast_cancer.ipynb", "seed=42"): "reproduced",
+        ("breast_cancer.ipynb", "seed=7"): "reproduced",
+        ("co2_forecast.ipynb", "horizon_months=24"): "reproduced",
+        ("co2_forecast.ipynb", "horizon_months=48"): "reproduced",
+        ("not_reproducible.ipynb", "defaults"): "not reproduced",
+        ("broken.ipynb", "defaults"): "bad input",
+    }

@@ -29,7 +29,13 @@ log = logging.getLogger(__name__)
 
 def run_batch_check(args: argparse.Namespace) -> int:
     """Check every notebook under ``args.paths`` once per parameter set."""
-    from .batch_report import print_summary, write_batch_html, write_batch_json, write_batch_junit
+    from .batch_report import (
+        print_summary,
+        summary_console,
+        write_batch_html,
+        write_batch_json,
+        write_batch_junit,
+    )
 
     if args.output is not None:
         raise BadInputError(
@@ -56,13 +62,13 @@ def run_batch_check(args: argparse.Namespace) -> int:
         write_batch_junit(outcomes, args.junit)
     if args.html is not None:
         write_batch_html(outcomes, args.html, title)
-    print_summary(outcomes, Console(), title)
+    print_summary(outcomes, summary_console(), title)
     return status
 
 
 def run_record(args: argparse.Namespace) -> int:
     """Execute every notebook under ``args.paths`` once per parameter set and store the runs."""
-    from .batch_report import print_record_summary
+    from .batch_report import print_record_summary, summary_console
     from .batch import RECORDED
     from .store import ReferenceStore, assign_store_paths, record_job
 
@@ -75,7 +81,7 @@ def run_record(args: argparse.Namespace) -> int:
         if outcome.status == RECORDED:
             store.add(outcome)
     store.save()
-    print_record_summary(outcomes, Console(), f"flowrec record into {args.store}")
+    print_record_summary(outcomes, summary_console(), f"flowrec record into {args.store}")
     return exit_status(outcomes)
 
 

@@ -48,9 +48,17 @@ def tally(outcomes: list[Outcome]) -> str:
     return ", ".join(parts)
 
 
-# Narrow terminals shrink the cause column first: names keep up to this many characters a line.
-NAME_WIDTH = 40
-SET_WIDTH = 30
+# The table's width where the output is not a terminal (a CI log, a file):
+# wide enough to keep names and causes on one line each, most of the time.
+LOG_WIDTH = 160
+
+
+def summary_console() -> Console:
+    """Return a console on standard output, wider than rich's default 80 columns off a terminal."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=LOG_WIDTH)
+    return console
 
 
 def print_summary(outcomes: list[Outcome], console: Console, title: str) -> None:
@@ -79,10 +87,8 @@ def _print_table(outcomes: list[Outcome], console: Console, title: str,
     whether it must stay on one line.
     """
     table = Table(title=escape(title), title_justify="left")
-    names = max((len(outcome.job.name) for outcome in outcomes), default=8)
-    sets = max((len(outcome.job.parameter_set) for outcome in outcomes), default=8)
-    table.add_column("notebook", overflow="fold", min_width=min(names, NAME_WIDTH))
-    table.add_column("parameter set", overflow="fold", min_width=min(sets, SET_WIDTH))
+    table.add_column("notebook", overflow="fold")
+    table.add_column("parameter set", overflow="fold")
     for heading, no_wrap in columns:
         table.add_column(heading, no_wrap=no_wrap, overflow="fold")
     table.add_column("time", justify="right")
