@@ -119,3 +119,9 @@ def test_retries_need_scheduler(batch_folder):
     """--retries without --scheduler is a usage mistake."""
     completed = flowrec("check", batch_folder, "--retries", "3")
     assert_one_line_error(completed, "--retries applies to runs on a cluster")
+
+
+def test_invalid_normalize_exits_2_once(batch_folder):
+    """An invalid --normalize pattern is one error for the batch, not one per notebook."""
+    completed = flowrec("check", batch_folder, "--normalize", "(unclosed")
+    assert_one_line_error(completed, "invalid normalization pattern '(unclosed'")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 
 
@@ -19,4 +21,18 @@ def test_fingerprint_benchmark_quick():
         assert case in output
     assert "flowrec runs at" in output
     assert "extra peak memory, 64 MiB array, strided view" in output
+    assert output.strip().splitlines()[-1] in ("all targets met", "some targets missed")
+
+
+@pytest.mark.kernel
+def test_batch_benchmark_quick():
+    """``benchmarks/batch.py --quick`` runs the three timed runs and prints both ratios."""
+    completed = subprocess.run([sys.executable, str(REPO / "benchmarks" / "batch.py"), "--quick"],
+                               capture_output=True, text=True, timeout=900)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    output = completed.stdout
+    assert output.startswith("4 notebooks, ")
+    for line in ("papermill, sequential", "flowrec check --jobs 1", "speed-up of --jobs",
+                 "flowrec time per notebook beyond papermill"):
+        assert line in output
     assert output.strip().splitlines()[-1] in ("all targets met", "some targets missed")

@@ -146,3 +146,11 @@ def test_examples_recorded_then_checked_both_ways(tmp_path):
         ("not_reproducible.ipynb", "defaults"): "not reproduced",
         ("broken.ipynb", "defaults"): "bad input",
     }
+
+
+def test_kernel_missing_on_workers(batch_folder, scheduler_address):
+    """A kernel the workers lack is bad input for that notebook, named by the worker's error."""
+    completed = flowrec("check", batch_folder / "steady.ipynb", "--kernel", "no-such-kernel",
+                        "--scheduler", scheduler_address)
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert "kernel 'no-such-kernel' could not run the notebook" in completed.stdout

@@ -41,6 +41,7 @@ def run_batch_check(args: argparse.Namespace) -> int:
         raise BadInputError(
             "--output names one executed notebook, but this check runs several notebooks or "
             "parameter sets; use --output-dir DIR to keep them all")
+    _check_normalize(args.normalize)
     template = CheckOptions(
         notebook=Path(), kernel=args.kernel, timeout=args.timeout,
         rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
@@ -83,6 +84,17 @@ def run_record(args: argparse.Namespace) -> int:
     store.save()
     print_record_summary(outcomes, summary_console(), f"flowrec record into {args.store}")
     return exit_status(outcomes)
+
+
+def _check_normalize(patterns: list[str]) -> None:
+    """Reject an invalid --normalize pattern once, instead of in every job."""
+    from .normalize import user_rule
+
+    for pattern in patterns:
+        try:
+            user_rule(pattern, origin=" given with --normalize")
+        except ValueError as error:
+            raise BadInputError(str(error)) from None
 
 
 def _plan(args: argparse.Namespace, template: CheckOptions) -> Plan:

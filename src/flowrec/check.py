@@ -131,10 +131,11 @@ def run_check(options: CheckOptions) -> CheckResult:
     entries = cell_entries(notebook, rules)
     check_parameters(notebook_path, entries, options.parameters)
     kernel = options.kernel or kernel_name_of(notebook) or DEFAULT_KERNEL
-    check_kernel(kernel)
+    runner = options.runner or execute
+    if runs_here(runner):
+        check_kernel(kernel)
     output_path = _check_outputs(options)
     record_errors = [error for entry in entries for error in entry.record_errors]
-    runner = options.runner or execute
 
     def run(phase: str, into: Path, environment: dict[str, str] | None = None) -> Execution:
         hook = progress_hook(options.progress, phase) if options.progress else None
@@ -370,6 +371,16 @@ def check_parameters(path: Path, entries: list, parameters: dict[str, Any]) -> N
             f"invalid parameter {unknown[0]!r}: the parameters cell of {str(path)!r} "
             f"does not assign it (it assigns: {known})"
         )
+
+
+def runs_here(runner: Runner) -> bool:
+    """Return whether ``runner`` starts kernels on this machine, so its kernel specs apply.
+
+    A cluster runner (with ``remote = True``) starts them on its workers; a
+    kernel missing there makes the run fail to start, which check_started
+    reports as bad input.
+    """
+    return not getattr(runner, "remote", False)
 
 
 def check_kernel(kernel: str) -> None:

@@ -52,6 +52,9 @@ class ClusterError(FlowrecError):
 class ClusterRunner:
     """Run papermill on the cluster behind ``client``; called like :func:`flowrec.execute.execute`."""
 
+    # Kernels start on the workers, so the client's kernel specs do not apply.
+    remote = True
+
     def __init__(self, client: Any, retries: int = DEFAULT_RETRIES) -> None:
         self.client = client
         self.retries = retries

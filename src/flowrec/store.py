@@ -41,6 +41,7 @@ from .check import (
     check_started,
     is_check_output,
     progress_hook,
+    runs_here,
 )
 from .diagnose import recorded_environment
 from .errors import BadInputError
@@ -223,7 +224,8 @@ def _record(job: Job, runner: Runner, progress: ProgressCallback) -> Outcome:
     notebook = read_notebook(job.notebook)
     check_parameters(job.notebook, cell_entries(notebook), job.parameters)
     kernel = options.kernel or kernel_name_of(notebook) or DEFAULT_KERNEL
-    check_kernel(kernel)
+    if runs_here(runner):
+        check_kernel(kernel)
     store_folder = job.store_path.parent
     store_folder.mkdir(parents=True, exist_ok=True)
     # A scratch folder beside the stored file lets the finished run be renamed into place.
