@@ -18,7 +18,7 @@ from the check's JSON report, which gives each check's papermill time.
 
     .venv/bin/python benchmarks/batch.py             # 40 notebooks, about 4 minutes on 2 cores
     .venv/bin/python benchmarks/batch.py --rounds 3  # repeat the three runs, report medians
-    .venv/bin/python benchmarks/batch.py --quick     # 4 notebooks, a smoke run
+    .venv/bin/python benchmarks/batch.py --quick     # 3 notebooks, a smoke run
 """
 
 from __future__ import annotations
@@ -107,10 +107,10 @@ def own_share(report: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="4 small notebooks, one round")
+    parser.add_argument("--quick", action="store_true", help="3 small notebooks, one round")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of the three runs")
     args = parser.parse_args()
-    count = 4 if args.quick else 40
+    count = 3 if args.quick else 40
     rows = 200 if args.quick else 20_000
     rounds = 1 if args.quick else max(1, args.rounds)
     cores = os.cpu_count() or 1

@@ -31,7 +31,7 @@ def test_batch_benchmark_quick():
                                capture_output=True, text=True, timeout=900)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     output = completed.stdout
-    assert output.startswith("4 notebooks, ")
+    assert output.startswith("3 notebooks, ")
     for line in ("papermill, sequential", "flowrec check --jobs 1", "speed-up of --jobs",
                  "flowrec time per notebook beyond papermill"):
         assert line in output

@@ -81,7 +81,7 @@ class Job:
 
 @dataclass
 class Outcome:
-    """What became of one job."""
+    """The result of one job: its status, time, check result or error."""
 
     job: Job
     status: str
@@ -188,7 +188,7 @@ def plan(paths: list[Path], options: CheckOptions, sets: list[dict[str, Any]] | 
     """Find the notebooks and give each the parameter sets it can take.
 
     ``sets`` is the grid (None without ``--grid``) and ``fixed`` the ``-p``
-    values. A notebook takes the names its parameters cell assigns; a name
+    values. A notebook takes the names its parameters cell assigns. A name
     that no notebook takes is bad input for the whole batch, because it is
     most likely misspelled.
     """

@@ -376,9 +376,9 @@ def check_parameters(path: Path, entries: list, parameters: dict[str, Any]) -> N
 def runs_here(runner: Runner) -> bool:
     """Return whether ``runner`` starts kernels on this machine, so its kernel specs apply.
 
-    A cluster runner (with ``remote = True``) starts them on its workers; a
-    kernel missing there makes the run fail to start, which check_started
-    reports as bad input.
+    A cluster runner (with ``remote = True``) starts them on its workers.
+    A kernel missing there makes the run fail to start, and check_started
+    reports that as bad input.
     """
     return not getattr(runner, "remote", False)
 

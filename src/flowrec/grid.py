@@ -1,16 +1,17 @@
 """Parameter grids: the parameter sets a batch runs each notebook with.
 
-A grid file is YAML or JSON (JSON is read as JSON, for its clearer error
-positions; any other file as YAML) and holds either
+A grid file is YAML or JSON and contains either
 
 - a list of parameter sets, each a mapping of names to values, or
 - a mapping of names to lists of values, expanded as their product (the
   first name varies slowest); a value that is not a list counts as a list
   of one.
 
-Values are what papermill can inject: numbers, text, booleans, null, and
-lists or mappings of them. Values given with ``-p`` are added to every set
-and replace the grid's values of the same name.
+A ``.json`` file is parsed as JSON, for its clearer error positions, and
+any other file as YAML. Values are what papermill can inject: numbers,
+text, booleans, null, and lists or mappings of them. Values given with
+``-p`` are added to every set and replace the grid's values of the same
+name.
 """
 
 from __future__ import annotations
@@ -140,8 +141,8 @@ def describe(values: ParameterSet) -> str:
 def slug(values: ParameterSet) -> str:
     """Return a file name part for the set, unique per set and safe in every file system.
 
-    Readable sets give ``seed=1,test_size=0.2``; characters outside
-    ``[A-Za-z0-9_.=,+-]`` become ``_`` and a long or altered slug ends with
+    Readable sets give ``seed=1,test_size=0.2``. Characters outside
+    ``[A-Za-z0-9_.=,+-]`` become ``_``, and a long or altered slug ends with
     a hash of the set, so two sets never share a file name.
     """
     if not values:

@@ -9,7 +9,7 @@
   this process: each papermill run is a task on the cluster, and the thread
   waits for its executed notebook and compares it here.
 
-A worker process that dies takes the pool with it; the jobs it had not
+A worker process that dies takes the pool with it. The jobs that had not
 finished are run once more in a new pool, and reported as failed if that
 pool breaks too.
 """
@@ -36,7 +36,7 @@ POLL_SECONDS = 0.1
 
 
 class Display(Protocol):
-    """What the jobs report to while they run (see :mod:`flowrec.progress`)."""
+    """The receiver of job progress while jobs run (see :mod:`flowrec.progress`)."""
 
     def started(self, job: Job) -> None: ...
 
@@ -77,11 +77,16 @@ def _run_here(job: Job, work: Work, display: Display, runner: Runner) -> Outcome
 
 def _run_in_threads(jobs: list[Job], work: Work, parallel: int, display: Display,
                     runner: Runner, outcomes: dict[int, Outcome]) -> None:
-    with ThreadPoolExecutor(max_workers=max(1, parallel),
-                            thread_name_prefix="flowrec-job") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="flowrec-job")
+    try:
         futures = {pool.submit(_run_here, job, work, display, runner): job for job in jobs}
         for future, job in futures.items():
             outcomes[job.number] = future.result()
+    except BaseException:
+        # On Ctrl-C, return at once: closing the cluster client then ends the running threads.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 # Set in each worker process by _start_worker.

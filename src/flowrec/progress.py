@@ -1,9 +1,9 @@
 """The progress display of a batch: running notebooks, their current stage, the count.
 
-On a terminal it is a live rich display: one line per running notebook
-with the run it is in (reference run, re-run, ...) and the stage or cell
-it has reached, under a line with the count of finished notebooks. Each
-finished notebook prints one line above the display. Anywhere else (a CI log, a file) it prints plain
+On a terminal it is a live rich display. Each running notebook has a line
+with the run it is in (reference run, re-run, ...) and the stage or cell it
+has reached, and a first line counts the finished notebooks. Each finished
+notebook prints one line above the display. Anywhere else (a CI log, a file) it prints plain
 lines: one when a notebook starts and one when it finishes.
 
 Calls may come from several threads at once.

@@ -165,6 +165,12 @@ class ReferenceStore:
         self.references.append(entry)
 
     def save(self) -> None:
+        """Write the manifest atomically.
+
+        NOTE: two ``flowrec record`` commands writing into one store at once
+        each write the manifest they read at their start plus their own runs,
+        so the last to finish drops the other's new entries.
+        """
         ordered = sorted(self.references,
                          key=lambda entry: (entry["notebook"], grid.canonical(entry["parameters"])))
         payload = {"flowrec_store": STORE_VERSION, "references": ordered}
