@@ -74,8 +74,16 @@ def test_dead_worker_fails_its_job_only(caplog):
     crashed = next(outcome for outcome in outcomes if outcome.job.name == "crash.ipynb")
     assert "ended unexpectedly, twice" in crashed.error
     assert "a worker process ended unexpectedly" in caplog.text
-    # The workers' own log records reach this process.
+
+
+def test_worker_logs_reach_parent(caplog):
+    """Log records made in worker processes are handled by this process's loggers."""
+    jobs = fake_jobs(["a.ipynb", "b.ipynb"])
+    with caplog.at_level(logging.WARNING, logger="flowrec"):
+        outcomes = run_jobs(jobs, crash_in_worker, 2, RecordingDisplay())
+    assert [outcome.status for outcome in outcomes] == [REPRODUCED, REPRODUCED]
     assert "worker ran a.ipynb" in caplog.text
+    assert "worker ran b.ipynb" in caplog.text
 
 
 def test_bad_input_jobs_never_run():

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import tempfile
+import uuid
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,9 +78,7 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
     cell_raised = False
     log.info("running %s with papermill on kernel %s into %s", input_path, kernel_name,
              output_path)
-    client_options: dict[str, Any] = {}
-    if environment:
-        client_options["kernel_manager_class"] = _kernel_manager_with(environment)
+    client_options: dict[str, Any] = {"kernel_manager_class": _kernel_manager_with(environment)}
     if on_cell_start is not None:
         client_options["on_cell_start"] = _cell_start_hook(on_cell_start)
     try:
@@ -128,19 +128,40 @@ def written_by_flowrec(metadata: dict[str, Any]) -> bool:
     return isinstance(marker, dict) and bool(marker.get("check_output"))
 
 
-def _kernel_manager_with(environment: dict[str, str]) -> type:
-    """Return a kernel manager class that starts kernels with ``environment`` added."""
+def _kernel_manager_with(environment: dict[str, str] | None) -> type:
+    """Return a kernel manager class for one run: its environment, and IPC where possible.
+
+    Over TCP, jupyter_client picks free ports in this process and the kernel
+    binds them later, so kernels started at once by other processes on the
+    machine can take a port in between, and the kernel dies with "Address
+    already in use". Kernels started with the IPC transport talk through
+    socket files instead, so on POSIX systems flowrec uses IPC.
+    """
     from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
 
-    added = dict(environment)
+    added = dict(environment or {})
 
-    class EnvironmentKernelManager(AsyncKernelManager):
+    class FlowrecKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc" if os.name == "posix" else "tcp"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            if self.transport != "ipc":
+                return super()._ip_default()
+            # jupyter_client's default, "kernel-ipc", is relative to each process's working
+            # directory and the same for every kernel: give each kernel its own absolute prefix.
+            return os.path.join(tempfile.gettempdir(), f"flowrec-kernel-{uuid.uuid4().hex}")
+
         async def start_kernel(self, **options: Any) -> None:  # type: ignore[override]
-            # jupyter_client passes ``env`` on to the kernel process.
-            options["env"] = {**(options.get("env") or os.environ), **added}
+            if added:
+                # jupyter_client passes ``env`` on to the kernel process.
+                options["env"] = {**(options.get("env") or os.environ), **added}
             await super().start_kernel(**options)
 
-    return EnvironmentKernelManager
+    return FlowrecKernelManager
 
 
 def _cell_start_hook(callback: CellStartHook) -> Callable[..., None]:

@@ -10,8 +10,8 @@
   waits for its executed notebook and compares it here.
 
 A worker process that dies takes the pool with it. The jobs that had not
-finished are run once more in a new pool, and reported as failed if that
-pool breaks too.
+finished are run once more, each in a pool of its own, and a job whose
+second worker dies too is reported as failed.
 """
 
 from __future__ import annotations
@@ -120,19 +120,20 @@ def _run_in_processes(jobs: list[Job], work: Work, parallel: int, display: Displ
     events = context.Queue()
     levels = {name: logging.getLogger(name).getEffectiveLevel() for name in FORWARDED_LOGGERS}
     by_number = {job.number: job for job in jobs}
-    remaining = list(jobs)
-    for attempt in (1, 2):
-        broken = _run_pool(remaining, work, parallel, display, outcomes, context, events, levels,
-                           by_number)
-        remaining = [job for job in remaining if job.number not in outcomes]
-        if not broken or not remaining:
-            break
+    broken = _run_pool(jobs, work, parallel, display, outcomes, context, events, levels,
+                       by_number)
+    remaining = [job for job in jobs if job.number not in outcomes]
+    if broken and remaining:
         log.warning("a worker process ended unexpectedly; running the %d unfinished job(s) "
-                    "%s", len(remaining), "again" if attempt == 1 else "no more")
+                    "again, each in a worker of its own", len(remaining))
     for job in remaining:
-        outcomes[job.number] = Outcome(
-            job, FAILED, error="the worker process running this check ended unexpectedly, twice")
-        display.finished(outcomes[job.number])
+        # Alone in its pool, a job that kills its worker again fails no other job.
+        if _run_pool([job], work, 1, display, outcomes, context, events, levels, by_number):
+            log.error("%s: the worker process ended unexpectedly again", job.title)
+            outcomes[job.number] = Outcome(
+                job, FAILED,
+                error="the worker process running this check ended unexpectedly, twice")
+            display.finished(outcomes[job.number])
     events.close()
 
 
