@@ -83,3 +83,42 @@ def launch_chromium(playwright):
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+# Small real notebooks for batch tests, executed once per session: a seeded
+# one with a parameters cell, one without parameters, and one that draws
+# without a seed, so it never reproduces.
+BATCH_NOTEBOOKS = {
+    "seeded.ipynb": [
+        "%load_ext flowrec",
+        ("seed = 0\nsize = 5", ["parameters"]),
+        "%%flow_stage draw\nimport numpy as np\nvalues = np.random.default_rng(seed).random(size)",
+        "%%flow_stage total\ntotal = float(values.sum())",
+    ],
+    "steady.ipynb": ["%load_ext flowrec", "%%flow_stage one\nx = 1", "%%flow_stage two\ny = x + 1"],
+    "unseeded.ipynb": [
+        "%load_ext flowrec",
+        "%%flow_stage draw\nimport random\ndraws = [random.random() for _ in range(3)]",
+        "%%flow_stage count\ncount = len(draws)",
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def executed_batch(tmp_path_factory) -> Path:
+    """Return a folder of the batch notebooks, each executed once so it carries records."""
+    folder = tmp_path_factory.mktemp("batch-notebooks")
+    for name, cells in BATCH_NOTEBOOKS.items():
+        notebook = execute_notebook(new_notebook(cells), folder)
+        nbformat.write(notebook, folder / name)
+    return folder
+
+
+@pytest.fixture
+def batch_folder(executed_batch: Path, tmp_path: Path) -> Path:
+    """Return a fresh copy of the executed batch notebooks in the test's own folder."""
+    import shutil
+
+    folder = tmp_path / "notebooks"
+    shutil.copytree(executed_batch, folder)
+    return folder

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 
 
@@ -31,3 +33,17 @@ def test_panel_benchmark_quick():
     assert "   20 stages" in output and "  200 stages" in output
     assert "200 stages take" in output
     assert output.strip().splitlines()[-1] in ("target met", "target missed")
+
+
+@pytest.mark.kernel
+def test_batch_benchmark_quick():
+    """``benchmarks/batch.py --quick`` runs the three timed runs and prints both ratios."""
+    completed = subprocess.run([sys.executable, str(REPO / "benchmarks" / "batch.py"), "--quick"],
+                               capture_output=True, text=True, timeout=900)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    output = completed.stdout
+    assert output.startswith("3 notebooks, ")
+    for line in ("papermill, sequential", "flowrec check --jobs 1", "speed-up of --jobs",
+                 "flowrec time per notebook beyond papermill"):
+        assert line in output
+    assert output.strip().splitlines()[-1] in ("all targets met", "some targets missed")

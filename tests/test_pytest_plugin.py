@@ -275,3 +275,32 @@ def test_options_ignored_without_flag(pytester):
     pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
     result = run(pytester)
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.kernel
+def test_reference_store_used(pytester, add_recorded):
+    """--flowrec-reference compares with the run flowrec record stored; a missing one fails."""
+    import subprocess
+    import sys
+
+    add_recorded("reproduces.ipynb")
+    recorded = subprocess.run(
+        [sys.executable, "-m", "flowrec", "record", "reproduces.ipynb", "--store", "refs"],
+        cwd=pytester.path, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    add_recorded("shifted.ipynb")
+    result = run(pytester, "--flowrec", "--flowrec-reference", "refs", "-rfP")
+    result.assert_outcomes(passed=1, failed=1)
+    output = result.stdout.str()
+    assert "references from" in output, output
+    assert "reference: the run stored in" in output, output
+    result.stdout.fnmatch_lines(["flowrec: error: no reference run of 'shifted.ipynb' with the "
+                                 "default parameters in store*",
+                                 "FAILED shifted.ipynb::flowrec - flowrec: error: no reference*"])
+    assert_no_traceback(result)
+
+
+def test_reference_option_needs_a_store(pytester):
+    result = run_in_process(pytester, "--flowrec", "--flowrec-reference", "nowhere")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--flowrec-reference: reference store" in result.stderr.str()

@@ -1,20 +1,23 @@
 """``flowrec check``: re-execute a notebook and judge every stage.
 
 Steps: validate the inputs (notebook, parameters, kernel, output path), then
-take the reference from the records saved in the notebook, or from a first
-papermill run when it has none. Then run it again with papermill and compare
-the two runs cell by cell.
+take the reference from the records saved in the notebook, from a run stored
+by ``flowrec record``, or from a first papermill run. Then run it again with
+papermill and compare the two runs cell by cell.
+
+Every papermill run goes through a runner with the signature of
+:func:`flowrec.execute.execute`, so a batch can send runs to a Dask cluster
+while the comparison stays here.
 """
 
 from __future__ import annotations
 
 import ast
 import logging
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Comparison, Verdict, compare_runs
 from .diagnose import (
@@ -24,22 +27,33 @@ from .diagnose import (
     reference_warnings,
 )
 from .errors import BadInputError, NotebookError
-from .execute import Execution, execute, is_check_output
+from .execute import CellStartHook, Execution, execute, written_by_flowrec
 from .hashing import ENCODING_VERSION
 from .normalize import notebook_rules, user_rule
 from .outputs import check_output_path, is_flowrec_report
 from .notebook import (
+    INJECTED_TAG,
+    PAPERMILL_ERROR_TAG,
     PARAMETERS_TAG,
+    CellEntry,
     cell_entries,
     flow_edges,
     has_records,
     kernel_name_of,
     read_notebook,
 )
+from .stage_line import StageLineError, parse_stage_cell
 
 log = logging.getLogger(__name__)
 
 DEFAULT_KERNEL = "python3"
+
+# The signature of :func:`flowrec.execute.execute`: input, output, parameters,
+# kernel, timeout, then the keyword arguments environment and on_cell_start.
+Runner = Callable[..., Execution]
+# Called when a run reaches a cell: the run ("reference run", "re-run", ...)
+# and the cell's stage name, or "cell N" for an unnamed step.
+ProgressCallback = Callable[[str, str], None]
 
 
 @dataclass
@@ -59,6 +73,15 @@ class CheckOptions:
     normalize: list[str] = field(default_factory=list)
     runs: int = 1
     hash_seeds: bool = False
+    # An executed notebook stored by ``flowrec record`` to compare with,
+    # instead of the records saved in the notebook.
+    reference_notebook: Path | None = None
+    reference_description: str | None = None
+    # Ignore the saved records and take a first run as the reference: for
+    # parameter sets that the saved records were not made with.
+    fresh_reference: bool = False
+    runner: Runner | None = None
+    progress: ProgressCallback | None = None
 
 
 @dataclass
@@ -110,49 +133,62 @@ def run_check(options: CheckOptions) -> CheckResult:
     notebook = read_notebook(notebook_path)
     rules = _normalization_rules(notebook, options.normalize)
     entries = cell_entries(notebook, rules)
-    _check_parameters(notebook_path, entries, options.parameters)
+    check_parameters(notebook_path, entries, options.parameters)
     kernel = options.kernel or kernel_name_of(notebook) or DEFAULT_KERNEL
-    check_kernel(kernel)
+    runner = options.runner or execute
+    if runs_here(runner):
+        check_kernel(kernel)
     output_path = _check_outputs(options)
     record_errors = [error for entry in entries for error in entry.record_errors]
+
+    def run(phase: str, into: Path, environment: dict[str, str] | None = None) -> Execution:
+        hook = progress_hook(options.progress, phase) if options.progress else None
+        if options.progress:
+            options.progress(phase, "starting")
+        return runner(notebook_path.resolve(), into, options.parameters, kernel, options.timeout,
+                      environment=environment, on_cell_start=hook)
 
     with tempfile.TemporaryDirectory(prefix="flowrec-check-") as scratch:
         scratch_dir = Path(scratch)
         run_path = output_path or scratch_dir / notebook_path.name
         outdated = _outdated_encoding(entries)
-        if has_records(entries) and outdated is None:
+        saved_reference = (has_records(entries) and outdated is None
+                           and options.reference_notebook is None and not options.fresh_reference)
+        if options.reference_notebook is not None:
+            reference_entries = _stored_reference(options.reference_notebook, entries, rules)
+            reference_source = (options.reference_description
+                                or f"the run stored in {options.reference_notebook}")
+            # The notebook's own records are not used, so only the stored run's count.
+            record_errors = [error for entry in reference_entries for error in entry.record_errors]
+            duration = 0.0
+        elif saved_reference:
             reference_entries = entries
             reference_source = "records saved in the notebook"
             duration = 0.0
         else:
-            log.info("%s has no usable flowrec records: running it twice", notebook_path)
-            first = execute(notebook_path.resolve(), scratch_dir / f"reference-{notebook_path.name}",
-                            options.parameters, kernel, options.timeout)
-            _check_started(kernel, first)
+            log.info("%s: running it twice, because %s", notebook_path,
+                     "the parameters differ from the saved records'" if options.fresh_reference
+                     else "it has no usable flowrec records")
+            first = run("reference run", scratch_dir / f"reference-{notebook_path.name}")
+            check_started(kernel, first)
             reference_entries = cell_entries(first.notebook, rules)
-            reference_source = "a first run (the notebook had no saved records)"
-            if outdated is not None:
-                reference_source = (
-                    f"a first run (the saved records use fingerprint encoding {outdated}, this "
-                    f"flowrec uses {ENCODING_VERSION}; run and save the notebook to refresh them)")
+            reference_source = _first_run_source(options, outdated)
             duration = first.duration
 
         log.info("reference: %s", reference_source)
-        rerun: Execution = execute(notebook_path.resolve(), run_path, options.parameters, kernel,
-                                   options.timeout)
-        _check_started(kernel, rerun)
+        rerun = run("re-run", run_path)
+        check_started(kernel, rerun)
         rerun_entries = cell_entries(rerun.notebook, rules)
-        _check_recorded(kernel, rerun_entries)
+        check_recorded(kernel, rerun_entries)
         changed = frozenset(parameter_changes(reference_entries, options.parameters))
         comparison = compare_runs(reference_entries, rerun_entries, options.rtol, options.atol,
                                   rerun.stopped_at, rerun.error, changed)
         environment = diagnose(comparison, reference_entries, rerun_entries, options.parameters)
         warnings = overwritten_parameters(rerun_entries)
-        if outdated is None and has_records(entries):
+        if saved_reference:
             warnings = reference_warnings(entries) + warnings
         for number in range(2, options.runs + 1):
-            extra = execute(notebook_path.resolve(), scratch_dir / f"run-{number}.ipynb",
-                            options.parameters, kernel, options.timeout)
+            extra = run(f"run {number}", scratch_dir / f"run-{number}.ipynb")
             duration += extra.duration
             extra_entries = cell_entries(extra.notebook, rules) if extra.notebook else []
             _count_agreement(comparison, compare_runs(
@@ -161,8 +197,7 @@ def run_check(options: CheckOptions) -> CheckResult:
         if options.runs > 1:
             _flag_flaky(comparison)
         if options.hash_seeds:
-            duration += _confirm_hash_seed(comparison, notebook_path.resolve(), scratch_dir,
-                                           options, kernel, rules)
+            duration += _confirm_hash_seed(comparison, run, scratch_dir, options, rules)
     return CheckResult(
         notebook=notebook_path,
         reference_source=reference_source,
@@ -177,6 +212,56 @@ def run_check(options: CheckOptions) -> CheckResult:
         warnings=warnings,
         edges=flow_edges(reference_entries),
     )
+
+
+def _first_run_source(options: CheckOptions, outdated: int | None) -> str:
+    """Describe why a first run is the reference."""
+    if outdated is not None:
+        return (f"a first run (the saved records use fingerprint encoding {outdated}, this "
+                f"flowrec uses {ENCODING_VERSION}; run and save the notebook to refresh them)")
+    if options.fresh_reference:
+        return "a first run with these parameters (the saved records were made with others)"
+    return "a first run (the notebook had no saved records)"
+
+
+def _stored_reference(path: Path, entries: list[CellEntry], rules: tuple) -> list[CellEntry]:
+    """Read a stored reference run, with the current notebook's cell sources.
+
+    The stored run keeps the sources it ran, so its records always match
+    them. Taking the sources of the notebook being checked instead lets the
+    comparison see cells edited since the reference was recorded.
+    """
+    stored = cell_entries(read_notebook(path), rules)
+    outdated = _outdated_encoding(stored)
+    if outdated is not None:
+        raise BadInputError(
+            f"the reference run {str(path)!r} uses fingerprint encoding {outdated} and this "
+            f"flowrec uses {ENCODING_VERSION}; record it again with flowrec record")
+    current = {entry.index: entry.source for entry in entries}
+    for entry in stored:
+        if entry.index in current:
+            entry.source = current[entry.index]
+    return stored
+
+
+def progress_hook(progress: ProgressCallback, phase: str) -> CellStartHook:
+    """Turn nbclient's cell start events into (phase, stage or cell) progress calls."""
+    added = 0  # cells papermill inserted before this one: injected parameters, error banners
+
+    def hook(index: int, cell: Any) -> None:
+        nonlocal added
+        tags = cell.get("metadata", {}).get("tags", []) or []
+        if INJECTED_TAG in tags or PAPERMILL_ERROR_TAG in tags:
+            added += 1
+            return
+        label = f"cell {index - added + 1}"
+        try:
+            stage = parse_stage_cell(cell.get("source", ""))
+        except StageLineError:
+            stage = None
+        progress(phase, stage.name if stage is not None else label)
+
+    return hook
 
 
 def _count_agreement(primary: Comparison, extra: Comparison) -> None:
@@ -203,8 +288,8 @@ def _flag_flaky(comparison: Comparison) -> None:
 HASH_SEEDS = ("0", "0", "1")
 
 
-def _confirm_hash_seed(comparison: Comparison, notebook: Path, scratch: Path,
-                       options: CheckOptions, kernel: str, rules: tuple) -> float:
+def _confirm_hash_seed(comparison: Comparison, run: Callable[..., Execution], scratch: Path,
+                       options: CheckOptions, rules: tuple) -> float:
     """Name the cells that agree under one hash seed but differ under another.
 
     Two runs under ``PYTHONHASHSEED=0`` show which cells vary anyway, such as
@@ -214,19 +299,11 @@ def _confirm_hash_seed(comparison: Comparison, notebook: Path, scratch: Path,
     """
     runs = []
     duration = 0.0
-    previous = os.environ.get("PYTHONHASHSEED")
-    try:
-        for seed in HASH_SEEDS:
-            os.environ["PYTHONHASHSEED"] = seed  # the kernel inherits the environment
-            run = execute(notebook, scratch / f"hashseed-{len(runs)}.ipynb", options.parameters,
-                          kernel, options.timeout)
-            duration += run.duration
-            runs.append(cell_entries(run.notebook, rules) if run.notebook else [])
-    finally:
-        if previous is None:
-            os.environ.pop("PYTHONHASHSEED", None)
-        else:
-            os.environ["PYTHONHASHSEED"] = previous
+    for seed in HASH_SEEDS:
+        execution = run(f"PYTHONHASHSEED={seed} run", scratch / f"hashseed-{len(runs)}.ipynb",
+                        {"PYTHONHASHSEED": seed})
+        duration += execution.duration
+        runs.append(cell_entries(execution.notebook, rules) if execution.notebook else [])
     same_seed = compare_runs(runs[0], runs[1], options.rtol, options.atol)
     varying = {stage.cell for stage in same_seed.stages if not stage.verdict.reproduced}
     other_seed = compare_runs(runs[0], runs[2], options.rtol, options.atol)
@@ -258,27 +335,42 @@ def _outdated_encoding(entries: list) -> int | None:
     return None
 
 
-def _check_parameters(path: Path, entries: list, parameters: dict[str, Any]) -> None:
+def declared_parameters(entries: list[CellEntry]) -> set[str] | None:
+    """Return the names the cell tagged ``parameters`` assigns.
+
+    Returns None when no cell is tagged ``parameters`` or when that cell is
+    not valid Python (papermill reports that one when it runs).
+    """
+    cells = [entry for entry in entries if PARAMETERS_TAG in entry.tags]
+    if not cells:
+        return None
+    declared: set[str] = set()
+    try:
+        tree = ast.parse(cells[0].source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            declared.add(node.id)
+    return declared
+
+
+def check_parameters(path: Path, entries: list, parameters: dict[str, Any]) -> None:
+    """Reject parameter names that are not identifiers or that the parameters cell never assigns."""
     if not parameters:
         return
     for name in parameters:
         if not name.isidentifier():
             raise BadInputError(f"invalid parameter name {name!r}: it must be a Python identifier")
-    cells = [entry for entry in entries if PARAMETERS_TAG in entry.tags]
-    if not cells:
+    if not any(PARAMETERS_TAG in entry.tags for entry in entries):
         raise BadInputError(
             f"{str(path)!r} has no cell tagged {PARAMETERS_TAG!r}, so parameter "
             f"{next(iter(parameters))!r} would be set nowhere; tag the cell that assigns "
             "the defaults with 'parameters'"
         )
-    declared: set[str] = set()
-    try:
-        tree = ast.parse(cells[0].source)
-    except SyntaxError:
+    declared = declared_parameters(entries)
+    if declared is None:
         return  # papermill itself reports a parameters cell it cannot use
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            declared.add(node.id)
     unknown = sorted(set(parameters) - declared)
     if unknown:
         known = ", ".join(sorted(declared)) or "none"
@@ -286,6 +378,16 @@ def _check_parameters(path: Path, entries: list, parameters: dict[str, Any]) -> 
             f"invalid parameter {unknown[0]!r}: the parameters cell of {str(path)!r} "
             f"does not assign it (it assigns: {known})"
         )
+
+
+def runs_here(runner: Runner) -> bool:
+    """Return whether ``runner`` starts kernels on this machine, so its kernel specs apply.
+
+    A cluster runner (with ``remote = True``) starts them on its workers.
+    A kernel missing there makes the run fail to start, and check_started
+    reports that as bad input.
+    """
+    return not getattr(runner, "remote", False)
 
 
 def check_kernel(kernel: str, option: str = "--kernel") -> None:
@@ -303,7 +405,7 @@ def check_kernel(kernel: str, option: str = "--kernel") -> None:
         ) from None
 
 
-def _check_started(kernel: str, execution: Execution) -> None:
+def check_started(kernel: str, execution: Execution) -> None:
     """Fail as bad input when the kernel never ran a cell: it could not start."""
     ran = execution.notebook is not None and any(
         entry.execution_count is not None for entry in cell_entries(execution.notebook))
@@ -316,7 +418,7 @@ def _check_started(kernel: str, execution: Execution) -> None:
         raise BadInputError(f"kernel {kernel!r} could not run the notebook: papermill wrote no output")
 
 
-def _check_recorded(kernel: str, entries: list) -> None:
+def check_recorded(kernel: str, entries: list) -> None:
     """Fail clearly when the kernel ran cells but recorded none: flowrec is missing there."""
     ran = [entry for entry in entries if entry.execution_count is not None]
     if ran and not has_records(entries):
@@ -326,19 +428,20 @@ def _check_recorded(kernel: str, entries: list) -> None:
         )
 
 
-def _written_check_output(path: Path) -> bool:
+def is_check_output(path: Path) -> bool:
+    """Return whether ``path`` is a notebook that flowrec executed, which it may replace."""
     try:
         existing = read_notebook(path)
     except NotebookError:
         return False
-    return is_check_output(existing)
+    return written_by_flowrec(existing.metadata)
 
 
 def _check_outputs(options: CheckOptions) -> Path | None:
     """Validate --output and --json before anything runs."""
     output = options.output
     if output is not None:
-        check_output_path(output, "--output", [options.notebook], _written_check_output, ".ipynb")
+        check_output_path(output, "--output", [options.notebook], is_check_output, ".ipynb")
     others = [options.notebook] + ([output] if output is not None else [])
     if options.json_path is not None:
         check_output_path(options.json_path, "--json", others, is_flowrec_report, ".json")

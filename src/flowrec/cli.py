@@ -72,14 +72,22 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _positive_count(text: str) -> int:
+def _count(text: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid count {text!r}: give a whole number") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"invalid count {text!r}: give 1 to 1000")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: give {low} to {high}")
     return value
+
+
+def _positive_count(text: str) -> int:
+    return _count(text, 1, 1000)
+
+
+def _retry_count(text: str) -> int:
+    return _count(text, 0, 100)
 
 
 def _tolerance(text: str) -> float:
@@ -100,6 +108,33 @@ def _add_tolerance_options(parser: argparse.ArgumentParser) -> None:
                         help="absolute tolerance for floats to count as close (default: 1e-08)")
 
 
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options that choose what runs and where, shared by check and record."""
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("NAME", "VALUE"),
+                        help="set a papermill parameter (repeatable); VALUE is read as an "
+                        "integer, decimal, True, False or None when it is one, else as text. "
+                        "With --grid, it is added to every parameter set")
+    parser.add_argument("-k", "--kernel",
+                        help="kernel name (default: the notebook's own, else python3)")
+    parser.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
+                        help="maximum run time of one cell, in seconds (default: no limit)")
+    parser.add_argument("--grid", type=Path, metavar="FILE",
+                        help="run each notebook once per parameter set in FILE (YAML or JSON: "
+                        "a list of sets, or names mapped to lists of values, expanded as "
+                        "their product)")
+    parser.add_argument("-j", "--jobs", type=_positive_count, metavar="N",
+                        help="run N notebooks at once (default: the number of CPU cores; with "
+                        "--scheduler, the cluster's worker threads)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run papermill on the Dask cluster at ADDRESS (such as "
+                        "tcp://127.0.0.1:8786), or 'local' to start one with 2 worker "
+                        "processes on this machine")
+    parser.add_argument("--retries", type=_retry_count, default=None, metavar="N",
+                        help="with --scheduler, try a run that failed on the cluster (a lost "
+                        "worker) N more times before reporting it failed (default: 2)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="flowrec", description="Record notebook flows and check that they reproduce.")
     parser.add_argument("--version", action="version", version=f"flowrec {__version__}")
@@ -108,21 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     check = commands.add_parser(
-        "check", help="re-execute a notebook with papermill and judge every stage",
-        description="Re-execute NOTEBOOK with papermill (the input is never written) and compare "
-        "every recorded stage with the records saved in it; a notebook without records is run "
-        "twice and the runs are compared.",
+        "check", help="re-execute notebooks with papermill and judge every stage",
+        description="Re-execute each notebook with papermill (the input is never written) and "
+        "compare every recorded stage with the records saved in it; a notebook without records "
+        "is run twice and the runs are compared. Give several notebooks or folders (searched "
+        "recursively) to check them all, in parallel, with one summary table.",
     )
-    check.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="the .ipynb file to check")
-    check.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                       metavar=("NAME", "VALUE"),
-                       help="set a papermill parameter (repeatable); VALUE is read as an integer, "
-                       "decimal, True, False or None when it is one, else as text")
+    check.add_argument("paths", type=Path, nargs="+", metavar="PATH",
+                       help="a .ipynb file, or a folder to search for notebooks")
+    _add_run_options(check)
     check.add_argument("-o", "--output", type=Path,
-                       help="where to save the executed notebook (default: a temporary file)")
-    check.add_argument("-k", "--kernel", help="kernel name (default: the notebook's own, else python3)")
-    check.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
-                       help="maximum run time of one cell, in seconds (default: no limit)")
+                       help="where to save the executed notebook (default: a temporary file); "
+                       "one notebook only")
     _add_tolerance_options(check)
     check.add_argument("--json", type=Path, metavar="PATH", help="also write the result as JSON to PATH")
     check.add_argument("--runs", type=_positive_count, default=1, metavar="N",
@@ -136,9 +168,31 @@ def build_parser() -> argparse.ArgumentParser:
                        "(repeatable); notebooks can declare rules in metadata.flowrec.normalize")
     check.add_argument("--html", type=Path, metavar="PATH",
                        help="also write a self-contained HTML page: the flow coloured by "
-                       "verdict, values side by side, durations, environment changes")
+                       "verdict, values side by side, durations, environment changes; for "
+                       "several checks, an index page linking one page per check beside it")
     check.add_argument("--junit", type=Path, metavar="PATH",
                        help="also write JUnit XML to PATH: one test case per recorded cell")
+    check.add_argument("--output-dir", type=Path, metavar="DIR",
+                       help="keep every executed notebook in DIR (created if missing), named "
+                       "by notebook and parameter set")
+    check.add_argument("--reference", type=Path, metavar="DIR",
+                       help="compare with the runs stored in DIR by flowrec record, per "
+                       "notebook and parameter set, instead of the records saved in each "
+                       "notebook")
+
+    record = commands.add_parser(
+        "record", help="execute notebooks and store their runs as references for check",
+        description="Execute each notebook (once per parameter set) with papermill and store "
+        "the executed notebook, with its records, in the reference store DIR, with a manifest. "
+        "flowrec check --reference DIR compares later runs with them.",
+    )
+    record.add_argument("paths", type=Path, nargs="+", metavar="PATH",
+                        help="a .ipynb file, or a folder to search for notebooks")
+    record.add_argument("--store", type=Path, required=True, metavar="DIR",
+                        help="the reference store: a new or empty folder, or one flowrec "
+                        "record wrote before (its runs of the same notebook and parameter set "
+                        "are replaced)")
+    _add_run_options(record)
 
     show = commands.add_parser(
         "show", help="print the flow recorded in a notebook, without running it",
@@ -216,7 +270,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         if args.command == "check":
-            return _run_check(args)
+            if _one_notebook(args):
+                args.notebook = args.paths[0]
+                return _run_check(args)
+            from .batch_commands import run_batch_check
+
+            return run_batch_check(args)
+        if args.command == "record":
+            from .batch_commands import run_record
+
+            return run_record(args)
         if args.command == "diff":
             return _run_diff(args)
         if args.command == "export":
@@ -235,6 +298,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _one_notebook(args: argparse.Namespace) -> bool:
+    """True for the single-notebook check: one path that is not a folder, no batch option."""
+    batch_options = (args.grid, args.output_dir, args.reference, args.scheduler)
+    return (len(args.paths) == 1 and not args.paths[0].is_dir()
+            and all(option is None for option in batch_options))
+
+
 def _configure_logging(verbosity: int) -> None:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
@@ -248,14 +318,20 @@ def _configure_logging(verbosity: int) -> None:
         logging.getLogger(noisy).setLevel(third_party)
 
 
+def parameters_of(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the ``-p`` values, converted, the last of a repeated name winning."""
+    parameters: dict[str, Any] = {}
+    for name, value in args.parameter:
+        parameters[name] = parameter_value(value)
+    return parameters
+
+
 def _run_check(args: argparse.Namespace) -> int:
     from .check import CheckOptions, run_check
     from .compare import DEFAULT_ATOL, DEFAULT_RTOL
     from .report import print_check, write_json
 
-    parameters: dict[str, Any] = {}
-    for name, value in args.parameter:
-        parameters[name] = parameter_value(value)
+    parameters = parameters_of(args)
     options = CheckOptions(
         notebook=args.notebook,
         parameters=parameters,

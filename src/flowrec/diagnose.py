@@ -155,7 +155,7 @@ def parameter_defaults(entries: list[CellEntry]) -> dict[str, Any]:
 
 def environment_changes(reference: list[CellEntry], rerun: list[CellEntry]) -> list[str]:
     """Describe how the environment of the re-run differs from the reference's."""
-    before, after = _environment(reference), _environment(rerun)
+    before, after = recorded_environment(reference), recorded_environment(rerun)
     if not before or not after:
         return []
     changes = []
@@ -174,7 +174,7 @@ def environment_changes(reference: list[CellEntry], rerun: list[CellEntry]) -> l
     return changes
 
 
-def _environment(entries: list[CellEntry]) -> dict[str, Any]:
+def recorded_environment(entries: list[CellEntry]) -> dict[str, Any]:
     """Merge the environment and package versions recorded in a run's records."""
     merged: dict[str, Any] = {}
     packages: dict[str, str] = {}

@@ -8,12 +8,16 @@ recorder and does nothing more. The input notebook is only read.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
+import tempfile
+import uuid
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import nbformat
 
@@ -47,12 +51,21 @@ class Execution:
     stopped_at: int | None = None
 
 
+# Called before each cell runs with the cell's index in the executed
+# notebook (papermill's injected cells included) and the cell itself.
+CellStartHook = Callable[[int, Any], None]
+
+
 def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | None,
-            kernel_name: str, timeout: float | None) -> Execution:
+            kernel_name: str, timeout: float | None,
+            environment: dict[str, str] | None = None,
+            on_cell_start: CellStartHook | None = None) -> Execution:
     """Run ``input_path`` with papermill into ``output_path``.
 
-    A failing cell, a timeout or a dead kernel is reported in
-    ``Execution.error`` rather than raised.
+    ``environment`` adds variables to the kernel's environment only, so
+    runs in other threads of this process keep theirs. A failing cell, a
+    timeout or a dead kernel is reported in ``Execution.error`` rather than
+    raised.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -66,6 +79,9 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
     cell_raised = False
     log.info("running %s with papermill on kernel %s into %s", input_path, kernel_name,
              output_path)
+    client_options: dict[str, Any] = {"kernel_manager_class": _kernel_manager_with(environment)}
+    if on_cell_start is not None:
+        client_options["on_cell_start"] = _cell_start_hook(on_cell_start)
     try:
         papermill.execute_notebook(
             str(input_path),
@@ -78,6 +94,7 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
             log_output=False,
             cwd=str(input_path.parent),
             extra_arguments=list(KERNEL_ARGUMENTS),
+            **client_options,
         )
     except PapermillExecutionError as failure:
         # papermill raises for every error output, even in a cell tagged
@@ -106,11 +123,70 @@ def execute(input_path: Path, output_path: Path, parameters: dict[str, Any] | No
     return Execution(output_path, notebook, duration, error, stopped_at)
 
 
-def is_check_output(notebook: dict[str, Any]) -> bool:
-    """Return whether a notebook (nbformat or plain JSON) was written by ``execute``."""
-    metadata = notebook.get("metadata")
+def written_by_flowrec(metadata: Any) -> bool:
+    """Return whether notebook metadata carries the mark of a flowrec run's output."""
     marker = metadata.get(CHECK_METADATA_KEY) if isinstance(metadata, dict) else None
     return isinstance(marker, dict) and bool(marker.get("check_output"))
+
+
+def file_written_by_flowrec(path: Path) -> bool:
+    """Return whether the file at ``path`` is a notebook that a flowrec run wrote.
+
+    An unreadable file gives False, so that whoever reads it next reports why.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and written_by_flowrec(data.get("metadata"))
+
+
+def _kernel_manager_with(environment: dict[str, str] | None) -> type:
+    """Return a kernel manager class for one run: its environment, and IPC where possible.
+
+    Over TCP, jupyter_client picks free ports in this process and the kernel
+    binds them later, so kernels started at once by other processes on the
+    machine can take a port in between, and the kernel dies with "Address
+    already in use". Kernels started with the IPC transport talk through
+    socket files instead, so on POSIX systems flowrec uses IPC.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    added = dict(environment or {})
+
+    class FlowrecKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc" if os.name == "posix" else "tcp"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            if self.transport != "ipc":
+                return super()._ip_default()
+            # jupyter_client's default, "kernel-ipc", is relative to each process's working
+            # directory and the same for every kernel: give each kernel its own absolute prefix.
+            return os.path.join(tempfile.gettempdir(), f"flowrec-kernel-{uuid.uuid4().hex}")
+
+        async def start_kernel(self, **options: Any) -> None:  # type: ignore[override]
+            if added:
+                # jupyter_client passes ``env`` on to the kernel process.
+                options["env"] = {**(options.get("env") or os.environ), **added}
+            await super().start_kernel(**options)
+
+    return FlowrecKernelManager
+
+
+def _cell_start_hook(callback: CellStartHook) -> Callable[..., None]:
+    """Adapt ``callback`` to nbclient's ``on_cell_start`` hook, never letting it stop the run."""
+
+    def hook(cell: Any, cell_index: int) -> None:
+        try:
+            callback(cell_index, cell)
+        except Exception:  # progress display only: the run goes on
+            log.debug("the cell start callback failed", exc_info=True)
+
+    return hook
 
 
 def _describe_failure(failure: Exception, timeout: float | None) -> str:

@@ -9,6 +9,7 @@ names, file paths, reasons that quote values or exceptions) is escaped with
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from pathlib import Path
 
 from .check import CheckResult
@@ -230,6 +231,51 @@ def duration_svg(stages: list[StageResult]) -> str:
                          f"{shown}</text>")
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+@dataclass
+class IndexRow:
+    """One check in a batch's index page; ``link`` is its own page, relative to the index."""
+
+    notebook: str
+    parameter_set: str
+    status: str
+    first_stage: str
+    cause: str
+    seconds: float
+    link: str | None = None
+
+
+STATUS_COLOURS = {"reproduced": "#2e7d32", "not reproduced": "#c62828",
+                  "bad input": "#ef6c00", "failed": "#6a1b9a"}
+
+
+def index_page(title: str, rows: list[IndexRow]) -> str:
+    """Return a batch's index page: one row per check, linking each check's own page."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    tally = ", ".join(f"{count} {status}" for status, count in counts.items())
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        f'<meta name="generator" content="{GENERATOR}">', f"<title>{_e(title)}</title>",
+        f"<style>{_STYLE}</style>", "</head>", "<body>", f"<h1>{_e(title)}</h1>",
+        f'<p class="summary-line">{len(rows)} check(s): {_e(tally)}</p>', "<table>",
+        "<tr><th>notebook</th><th>parameter set</th><th>verdict</th>"
+        "<th>first diverged stage</th><th>cause</th><th>time</th></tr>",
+    ]
+    for row in rows:
+        name = _e(row.notebook)
+        if row.link is not None:
+            name = f'<a href="{_e(row.link)}">{name}</a>'
+        colour = STATUS_COLOURS.get(row.status, "#757575")
+        parts.append(
+            f"<tr><td>{name}</td><td class=\"mono\">{_e(row.parameter_set)}</td>"
+            f'<td><span class="verdict" style="background:{colour}">{_e(row.status)}</span></td>'
+            f"<td>{_e(row.first_stage)}</td><td>{_e(row.cause)}</td>"
+            f"<td>{row.seconds:.1f} s</td></tr>")
+    parts += ["</table>", "</body></html>"]
+    return "\n".join(parts) + "\n"
 
 
 def write_html(result: CheckResult, path: Path) -> None:

@@ -1,6 +1,7 @@
 """JUnit XML reports of a check, for CI systems.
 
-One ``testsuite`` per notebook and one ``testcase`` per recorded cell.
+One ``testsuite`` per notebook (per notebook and parameter set in a batch)
+and one ``testcase`` per recorded cell.
 Identical and close cells pass. A diverged, changed or new cell is a
 ``failure``, a cell that raised, timed out or lost its kernel is an
 ``error``, and a cell the re-run never reached is ``skipped``. The root element
@@ -20,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
 from pathlib import Path
 
 from .check import CheckResult
@@ -39,47 +41,86 @@ _NOT_XML_CHARACTER = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U
 
 def junit_xml(results: list[CheckResult]) -> str:
     """Return the JUnit XML document for the results of one or more checks."""
-    suites = ElementTree.Element("testsuites", name=SUITES_NAME)
+    return junit_document([Suite(str(result.notebook), Path(result.notebook).stem, result)
+                           for result in results])
+
+
+@dataclass
+class Suite:
+    """One ``testsuite``: a check's result, or the error that kept it from giving one."""
+
+    name: str
+    classname: str
+    result: CheckResult | None = None
+    error: str | None = None
+    error_type: str = "bad input"
+    seconds: float | None = None
+
+
+def junit_document(suites: list[Suite]) -> str:
+    """Return the JUnit XML document with one ``testsuite`` per entry of ``suites``.
+
+    A suite without a result has a single test case, ``check``, with the
+    error as its ``error`` element.
+    """
+    root = ElementTree.Element("testsuites", name=SUITES_NAME)
     totals = dict.fromkeys(SUITE_COUNTS, 0)
     total_time = 0.0
-    for result in results:
-        suite = ElementTree.SubElement(suites, "testsuite", name=xml_text(str(result.notebook)))
+    for entry in suites:
+        suite = ElementTree.SubElement(root, "testsuite", name=xml_text(entry.name))
         counts = dict.fromkeys(SUITE_COUNTS, 0)
-        for stage in result.comparison.stages:
-            counts["tests"] += 1
-            seconds = stage.rerun_duration or 0.0
-            name = stage.label if stage.stage is None else f"{stage.label} (cell {stage.cell})"
-            case = ElementTree.SubElement(
-                suite, "testcase", classname=xml_text(Path(result.notebook).stem),
-                name=xml_text(name), time=_seconds_text(seconds))
-            message = f"{verdict_text(stage)}: {stage.reason}"
-            if stage.causes:
-                message += "; likely cause: " + "; ".join(stage.causes)
-            message = xml_text(message)
-            if stage.verdict is Verdict.FAILED:
-                counts["errors"] += 1
-                element = ElementTree.SubElement(case, "error", message=message,
-                                                 type=stage.verdict.value)
-                element.text = message
-            elif stage.verdict is Verdict.NOT_RUN:
-                counts["skipped"] += 1
-                ElementTree.SubElement(case, "skipped", message=message)
-            elif not stage.verdict.reproduced:
-                counts["failures"] += 1
-                element = ElementTree.SubElement(case, "failure", message=message,
-                                                 type=stage.verdict.value)
-                element.text = message
+        classname = xml_text(entry.classname)
+        if entry.result is not None:
+            _add_cases(suite, classname, entry.result, counts)
+            seconds = entry.result.duration if entry.seconds is None else entry.seconds
+        else:
+            counts["tests"] = counts["errors"] = 1
+            case = ElementTree.SubElement(suite, "testcase", classname=classname,
+                                          name="check", time="0.000")
+            message = xml_text(entry.error or "the check did not run")
+            element = ElementTree.SubElement(case, "error", message=message,
+                                             type=xml_text(entry.error_type))
+            element.text = message
+            seconds = entry.seconds or 0.0
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value
-        suite.set("time", _seconds_text(result.duration))
-        total_time += result.duration
+        suite.set("time", _seconds_text(seconds))
+        total_time += seconds
     for key in SUITES_COUNTS:
-        suites.set(key, str(totals[key]))
-    suites.set("time", _seconds_text(total_time))
-    ElementTree.indent(suites)
+        root.set(key, str(totals[key]))
+    root.set("time", _seconds_text(total_time))
+    ElementTree.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(
-        suites, encoding="unicode") + "\n"
+        root, encoding="unicode") + "\n"
+
+
+def _add_cases(suite: ElementTree.Element, classname: str, result: CheckResult,
+               counts: dict[str, int]) -> None:
+    """Add one test case per recorded cell of ``result`` to ``suite``."""
+    for stage in result.comparison.stages:
+        counts["tests"] += 1
+        seconds = stage.rerun_duration or 0.0
+        name = stage.label if stage.stage is None else f"{stage.label} (cell {stage.cell})"
+        case = ElementTree.SubElement(suite, "testcase", classname=classname,
+                                      name=xml_text(name), time=_seconds_text(seconds))
+        message = f"{verdict_text(stage)}: {stage.reason}"
+        if stage.causes:
+            message += "; likely cause: " + "; ".join(stage.causes)
+        message = xml_text(message)
+        if stage.verdict is Verdict.FAILED:
+            counts["errors"] += 1
+            element = ElementTree.SubElement(case, "error", message=message,
+                                             type=stage.verdict.value)
+            element.text = message
+        elif stage.verdict is Verdict.NOT_RUN:
+            counts["skipped"] += 1
+            ElementTree.SubElement(case, "skipped", message=message)
+        elif not stage.verdict.reproduced:
+            counts["failures"] += 1
+            element = ElementTree.SubElement(case, "failure", message=message,
+                                             type=stage.verdict.value)
+            element.text = message
 
 
 def _seconds_text(seconds: float) -> str:

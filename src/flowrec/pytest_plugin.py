@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import keyword
 import logging
 import os
@@ -50,6 +49,7 @@ class PluginSettings:
     parameters: dict[str, Any] = field(default_factory=dict)
     normalize: tuple[str, ...] = ()
     output_dir: Path | None = None
+    reference: Path | None = None
 
 
 SETTINGS_KEY = pytest.StashKey[PluginSettings]()
@@ -91,14 +91,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--flowrec-output-dir", metavar="DIR",
                     help="keep each executed notebook in DIR, at the notebook's path relative to "
                     "the rootdir (default: discard them)")
-    # TODO: add --flowrec-reference DIR to compare with stored reference runs
-    # instead of the records saved in each notebook, once flowrec can store them.
+    group.addoption("--flowrec-reference", metavar="DIR",
+                    help="compare each notebook with the run that flowrec record --store DIR "
+                    "stored for it, instead of the records saved in the notebook")
 
     parser.addini("flowrec_rtol", "relative tolerance for floats to count as close")
     parser.addini("flowrec_atol", "absolute tolerance for floats to count as close")
     parser.addini("flowrec_runs", "number of runs of each notebook")
     parser.addini("flowrec_timeout", "maximum run time of one cell, in seconds")
     parser.addini("flowrec_kernel", "kernel to run every notebook on")
+    parser.addini("flowrec_reference", "reference store written by flowrec record --store")
     parser.addini("flowrec_hash_seeds", "also run under PYTHONHASHSEED=0 and 1", type="bool",
                   default=False)
     parser.addini("flowrec_normalize", "regular expressions to replace in outputs before "
@@ -124,14 +126,18 @@ def pytest_report_header(config: pytest.Config) -> str | None:
             f"{name}={value!r}" for name, value in settings.parameters.items())
     if settings.output_dir is not None:
         header += f", executed notebooks kept in {settings.output_dir}"
+    if settings.reference is not None:
+        header += f", references from {settings.reference}"
     return header
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> NotebookFile | None:
     if SETTINGS_KEY not in parent.config.stash or file_path.suffix != ".ipynb":
         return None
+    from .execute import file_written_by_flowrec
+
     # A path named on the command line is always collected, as pytest does for .py files.
-    skipped = CHECKPOINTS_FOLDER in file_path.parts or _written_by_check(file_path)
+    skipped = CHECKPOINTS_FOLDER in file_path.parts or file_written_by_flowrec(file_path)
     if skipped and not parent.session.isinitpath(file_path):
         return None
     return NotebookFile.from_parent(parent, path=file_path)
@@ -156,7 +162,7 @@ class NotebookItem(pytest.Item):
         notebook = read_notebook(self.path)
         entries = cell_entries(notebook)
         unreadable = any(entry.record_errors for entry in entries)
-        if not has_records(entries) and not unreadable:
+        if settings.reference is None and not has_records(entries) and not unreadable:
             raise BadInputError(
                 f"{self.display_path!r} has no flowrec records to compare with: run it with "
                 "'%load_ext flowrec' in its first cell and save it, so that its records are "
@@ -175,6 +181,10 @@ class NotebookItem(pytest.Item):
             runs=settings.runs,
             hash_seeds=settings.hash_seeds,
         )
+        if settings.reference is not None:
+            from .store import ReferenceStore
+
+            options = ReferenceStore.open(settings.reference).reference_options(options)
         with _quiet_loggers(self.config):
             result = run_check(options)
         report = render_report(result, f"flowrec check: {self.display_path}",
@@ -213,6 +223,7 @@ class NotebookItem(pytest.Item):
         It is the notebook's rootdir-relative path under ``output_dir``. An
         input notebook or a file flowrec did not write is never replaced.
         """
+        from .execute import file_written_by_flowrec
         from .outputs import check_output_path
 
         if output_dir is None:
@@ -223,8 +234,8 @@ class NotebookItem(pytest.Item):
             relative = Path(*self.path.parts[1:])  # outside the rootdir: the absolute path
         output = output_dir / relative
         output.parent.mkdir(parents=True, exist_ok=True)
-        return check_output_path(output, "--flowrec-output-dir", [self.path], _written_by_check,
-                                 ".ipynb")
+        return check_output_path(output, "--flowrec-output-dir", [self.path],
+                                 file_written_by_flowrec, ".ipynb")
 
 
 def read_settings(config: pytest.Config) -> PluginSettings:
@@ -250,6 +261,7 @@ def read_settings(config: pytest.Config) -> PluginSettings:
         parameters=_parameters(config.getoption("flowrec_parameter")),
         normalize=_normalize_patterns(config),
         output_dir=_output_dir(config),
+        reference=_reference_store(config),
     )
 
 
@@ -299,6 +311,22 @@ def _normalize_patterns(config: pytest.Config) -> tuple[str, ...]:
     return tuple(pattern for _, pattern in sources)
 
 
+def _reference_store(config: pytest.Config) -> Path | None:
+    """Return the reference store's folder, after checking that it is one."""
+    from .errors import BadInputError
+    from .store import ReferenceStore
+
+    text = config.getoption("flowrec_reference") or config.getini("flowrec_reference").strip()
+    if not text:
+        return None
+    folder = Path(config.invocation_params.dir, text)
+    try:
+        ReferenceStore.open(folder)
+    except BadInputError as error:
+        raise pytest.UsageError(f"--flowrec-reference: {error}") from None
+    return folder
+
+
 def _output_dir(config: pytest.Config) -> Path | None:
     text = config.getoption("flowrec_output_dir")
     if text is None:
@@ -307,17 +335,6 @@ def _output_dir(config: pytest.Config) -> Path | None:
     if path.exists() and not path.is_dir():
         raise pytest.UsageError(f"--flowrec-output-dir {text!r} is a file; give a folder")
     return path
-
-
-def _written_by_check(path: Path) -> bool:
-    """Return whether ``path`` is an executed notebook that flowrec check wrote."""
-    from .execute import is_check_output
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False  # collected, so that its check reports why it cannot be read
-    return isinstance(data, dict) and is_check_output(data)
 
 
 @contextlib.contextmanager
