@@ -108,8 +108,8 @@ def test_malformed_manifest(tmp_path):
         ReferenceStore.open(tmp_path)
 
 
-def test_lookup_by_file_name(tmp_path, monkeypatch):
-    """A store recorded from another folder is found by the notebook's file name."""
+def test_same_file_name_elsewhere_not_matched(tmp_path, monkeypatch):
+    """Another notebook with the same file name never takes a stored run that is not its own."""
     store = tmp_path / "store"
     store.mkdir()
     (store / "model.ipynb").write_text("{}")
@@ -118,6 +118,9 @@ def test_lookup_by_file_name(tmp_path, monkeypatch):
     (store / MANIFEST_NAME).write_text(json.dumps({"flowrec_store": 1, "references": [entry]}))
     monkeypatch.chdir(tmp_path)
     opened = ReferenceStore.open(store)
-    assert opened.find(tmp_path / "model.ipynb", {"seed": 1}) == entry
+    assert opened.find(tmp_path / "elsewhere" / "model.ipynb", {"seed": 1}) == entry
+    with pytest.raises(BadInputError, match=r"no reference run of 'model.ipynb' with parameters "
+                       r"seed=1"):
+        opened.find(tmp_path / "model.ipynb", {"seed": 1})
     with pytest.raises(BadInputError, match=r"with parameters seed=2 .*\(stored sets: "):
         opened.find(tmp_path / "elsewhere" / "model.ipynb", {"seed": 2})

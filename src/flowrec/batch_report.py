@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .compare import Verdict
 from .batch import BAD_INPUT, FAILED, NOT_REPRODUCED, RECORDED, REPRODUCED, Outcome
 from .outputs import write_text_atomic
 from .report import REPORT_VERSION
@@ -27,8 +28,10 @@ def first_divergence(outcome: Outcome) -> tuple[str, str]:
         return "", (outcome.error or "").split("; ")[0]
     first = result.comparison.first_divergence
     if first is not None:
-        where = f"{first.label} (cell {first.cell})"
-        cause = first.causes[0] if first.causes else first.reason
+        where = first.label if first.stage is None else f"{first.label} (cell {first.cell})"
+        # A cell that raised is explained by its exception first.
+        failed = first.verdict is Verdict.FAILED
+        cause = first.reason if failed or not first.causes else first.causes[0]
         # The first clause names the cause; the rest (evidence, fix) is in each check's report.
         return where, cause.split("; ")[0]
     if result.execution_error:

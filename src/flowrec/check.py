@@ -180,10 +180,13 @@ def run_check(options: CheckOptions) -> CheckResult:
         check_started(kernel, rerun)
         rerun_entries = cell_entries(rerun.notebook, rules)
         check_recorded(kernel, rerun_entries)
-        changed = frozenset(parameter_changes(reference_entries, options.parameters))
+        # A first run or a stored run had the same parameters as the re-run; only the
+        # saved records can have been made with other values.
+        differing = options.parameters if saved_reference else {}
+        changed = frozenset(parameter_changes(reference_entries, differing))
         comparison = compare_runs(reference_entries, rerun_entries, options.rtol, options.atol,
                                   rerun.stopped_at, rerun.error, changed)
-        environment = diagnose(comparison, reference_entries, rerun_entries, options.parameters)
+        environment = diagnose(comparison, reference_entries, rerun_entries, differing)
         warnings = overwritten_parameters(rerun_entries)
         if saved_reference:
             warnings = reference_warnings(entries) + warnings

@@ -9,6 +9,7 @@ names, file paths, reasons that quote values or exceptions) is escaped with
 from __future__ import annotations
 
 import html
+from urllib.parse import quote
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -267,7 +268,8 @@ def index_page(title: str, rows: list[IndexRow]) -> str:
     for row in rows:
         name = _e(row.notebook)
         if row.link is not None:
-            name = f'<a href="{_e(row.link)}">{name}</a>'
+            # The link is a relative path: percent-encode it so '#', '?' and spaces stay in it.
+            name = f'<a href="{_e(quote(row.link))}">{name}</a>'
         colour = STATUS_COLOURS.get(row.status, "#757575")
         parts.append(
             f"<tr><td>{name}</td><td class=\"mono\">{_e(row.parameter_set)}</td>"

@@ -12,9 +12,8 @@ one entry per notebook and parameter set::
 
 Notebooks are keyed by their path relative to the current folder (the
 absolute path for a notebook outside it), so record and check from the same
-folder, such as a repository's root in CI. A check that finds no entry
-under that key takes the one entry with the same file name and parameters,
-if there is exactly one.
+folder, such as a repository's root in CI. A notebook is never matched by
+its file name alone: another notebook of the same name is another notebook.
 """
 
 from __future__ import annotations
@@ -116,14 +115,6 @@ class ReferenceStore:
         expected = grid.canonical(parameters)
         matches = [entry for entry in self.references
                    if entry["notebook"] == key and grid.canonical(entry["parameters"]) == expected]
-        if not matches:
-            same_name = [entry for entry in self.references
-                         if Path(entry["notebook"]).name == notebook.name
-                         and grid.canonical(entry["parameters"]) == expected]
-            if len(same_name) == 1:
-                log.info("no reference stored for %s; using the one stored for %s, which has "
-                         "the same file name", key, same_name[0]["notebook"])
-                matches = same_name
         if not matches:
             raise BadInputError(self._missing(notebook, key, parameters))
         entry = matches[0]
