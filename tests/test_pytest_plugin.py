@@ -197,10 +197,14 @@ def test_tolerance_option_and_ini(pytester, add_recorded, monkeypatch):
 
 @pytest.mark.kernel
 def test_parameter_parsed_like_cli(pytester, add_recorded):
-    """``scale=2`` is the integer 2, as with ``flowrec check -p scale 2``, so it reproduces."""
+    """``scale=2`` is the integer 2, as with ``flowrec check -p scale 2``, so it reproduces.
+
+    A notebook whose parameters cell does not assign ``scale`` runs without it.
+    """
     add_recorded("parameters.ipynb")
+    add_recorded("reproduces.ipynb")
     result = run(pytester, "--flowrec", "--flowrec-parameter", "scale=2", "--flowrec-hash-seeds")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["flowrec: *, hash seeds 0 and 1 compared, parameters: scale=2"])
 
 

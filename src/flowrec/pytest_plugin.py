@@ -154,7 +154,13 @@ class NotebookItem(pytest.Item):
     """The flowrec check of one notebook."""
 
     def runtest(self) -> None:
-        from .check import DEFAULT_KERNEL, CheckOptions, check_kernel, run_check
+        from .check import (
+            DEFAULT_KERNEL,
+            CheckOptions,
+            check_kernel,
+            declared_parameters,
+            run_check,
+        )
         from .errors import BadInputError
         from .notebook import cell_entries, has_records, kernel_name_of, read_notebook
 
@@ -169,9 +175,13 @@ class NotebookItem(pytest.Item):
                 "saved in the .ipynb")
         kernel = settings.kernel or kernel_name_of(notebook) or DEFAULT_KERNEL
         check_kernel(kernel, "--flowrec-kernel")
+        # As with flowrec check on several notebooks, each notebook takes only the
+        # parameters its parameters cell assigns.
+        declared = declared_parameters(entries) or set()
         options = CheckOptions(
             notebook=self.path,
-            parameters=dict(settings.parameters),
+            parameters={name: value for name, value in settings.parameters.items()
+                        if name in declared},
             output=self._output_path(settings.output_dir),
             kernel=kernel,
             timeout=settings.timeout,
@@ -316,14 +326,20 @@ def _reference_store(config: pytest.Config) -> Path | None:
     from .errors import BadInputError
     from .store import ReferenceStore
 
-    text = config.getoption("flowrec_reference") or config.getini("flowrec_reference").strip()
+    text = config.getoption("flowrec_reference")
+    source, base = "--flowrec-reference", config.invocation_params.dir
+    if not text:
+        # An ini value is relative to the ini file's folder, wherever pytest starts.
+        text = config.getini("flowrec_reference").strip()
+        source = "ini option flowrec_reference"
+        base = config.inipath.parent if config.inipath else config.rootpath
     if not text:
         return None
-    folder = Path(config.invocation_params.dir, text)
+    folder = Path(base, text)
     try:
         ReferenceStore.open(folder)
     except BadInputError as error:
-        raise pytest.UsageError(f"--flowrec-reference: {error}") from None
+        raise pytest.UsageError(f"{source}: {error}") from None
     return folder
 
 
