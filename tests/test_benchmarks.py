@@ -30,7 +30,8 @@ def test_panel_benchmark_quick():
                                capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr
     output = completed.stdout
-    assert "   20 stages" in output and "  200 stages" in output
+    assert "   20 stages" in output
+    assert "  200 stages" in output
     assert "200 stages take" in output
     assert output.strip().splitlines()[-1] in ("target met", "target missed")
 

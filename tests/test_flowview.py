@@ -53,7 +53,8 @@ def test_model_states_and_empty_steps():
     assert nodes["load"]["y"] < nodes["step [3]"]["y"] < nodes["train"]["y"] < nodes["evaluate"]["y"]
     assert "raw changed since it ran" in nodes["train"]["title"]
     assert (model["stages"], model["steps"]) == (3, 1)
-    assert model["counts"]["stale"] == 1 and model["counts"]["failed"] == 1
+    assert model["counts"]["stale"] == 1
+    assert model["counts"]["failed"] == 1
     assert [item["state"] for item in model["legend"]] == [
         "fresh", "stale", "failed", "reproduced", "close", "diverged"]
     json.dumps(model)  # the widget sends it as JSON
@@ -89,7 +90,8 @@ def test_details_escape_every_notebook_string():
         record(2, "use", reads=[HOSTILE], upstream=[(HOSTILE, 1)]),
     ], sources={2: f"print({HOSTILE!r})</pre><script>alert(2)</script>"})
     details = view.details_html("use")
-    assert "<img" not in details and "<script" not in details
+    assert "<img" not in details
+    assert "<script" not in details
     assert "&lt;img src=x onerror=alert(1)&gt;" in details
     assert "&lt;/pre&gt;&lt;script&gt;" in details
     edge = view.model()["edges"][0]

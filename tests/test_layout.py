@@ -52,8 +52,10 @@ def test_boxes_in_a_row_never_overlap():
         for left, right in zip(row, row[1:]):
             assert left.x + left.width / 2 <= right.x - right.width / 2
     for placed in layout.nodes.values():
-        assert 0 <= placed.x - placed.width / 2 and placed.x + placed.width / 2 <= layout.width
-        assert 0 <= placed.y - placed.height / 2 and placed.y + placed.height / 2 <= layout.height
+        assert 0 <= placed.x - placed.width / 2
+        assert placed.x + placed.width / 2 <= layout.width
+        assert 0 <= placed.y - placed.height / 2
+        assert placed.y + placed.height / 2 <= layout.height
 
 
 def test_cycle_from_a_rerun_is_drawn_reversed():
@@ -74,7 +76,8 @@ def test_unknown_nodes_and_self_loops_are_ignored():
 
 def test_empty_flow_has_an_empty_layout():
     layout = layered_layout([], [])
-    assert layout.nodes == {} and layout.routes == []
+    assert layout.nodes == {}
+    assert layout.routes == []
 
 
 def test_ordering_removes_avoidable_crossings():
@@ -88,7 +91,8 @@ def test_ordering_removes_avoidable_crossings():
 
 def test_long_labels_are_cut_and_steps_are_smaller():
     label = "a_really_long_stage_name_that_goes_on_and_on"
-    assert len(short_label(label)) == LABEL_LIMIT and short_label(label).endswith("\u2026")
+    assert len(short_label(label)) == LABEL_LIMIT
+    assert short_label(label).endswith("\u2026")
     assert short_label("train") == "train"
     stage_width, stage_height = node_size(LayoutNode("k", "train"))
     step_width, step_height = node_size(LayoutNode("k", "train", small=True))
@@ -99,5 +103,6 @@ def test_long_labels_are_cut_and_steps_are_smaller():
 def test_two_hundred_stages_are_laid_out():
     nodes, edges = chain(200)
     layout = layered_layout(nodes, edges)
-    assert len(layout.nodes) == 200 and len(layout.routes) == 199
+    assert len(layout.nodes) == 200
+    assert len(layout.routes) == 199
     assert layout.nodes["s199"].layer == 199

@@ -92,7 +92,8 @@ def test_flow_cells_record_no_files_of_flowrec(tmp_path):
 
     notebook = run(["%load_ext flowrec", "%flow", "%flow sidebar"], tmp_path)
     entries = cell_entries(notebook)
-    assert entries[1].record.files == [] and entries[2].record.files == []
+    assert entries[1].record.files == []
+    assert entries[2].record.files == []
 
 
 def test_every_flow_output_is_left_out_of_checks(tmp_path):
@@ -108,10 +109,11 @@ def test_every_flow_output_is_left_out_of_checks(tmp_path):
 
 
 def test_sidebar_outside_jupyterlab_falls_back_inline(tmp_path):
-    """No JupyterLab answers a papermill-like run: the panel shows under the cell with one line."""
+    """No JupyterLab runs in a papermill-like run: the panel shows under the cell with one line."""
     notebook = run(["%load_ext flowrec", "%%flow_stage a\nx = 1", "%flow sidebar"], tmp_path)
     cell = notebook.cells[2]
-    assert text_of(cell) == "" and error_of(cell) == ""
+    assert text_of(cell) == ""
+    assert error_of(cell) == ""
     output = flow_output(cell)
     states = widget_states(notebook)
     box = states[output.data[WIDGET_VIEW]["model_id"]]["state"]
@@ -151,10 +153,12 @@ def test_show_saved_notebook_and_report(tmp_path, write_notebook):
         "%%flow_stage load\nvalues = [1, 2]",
         "%%flow_stage total\nresult = sum(values)",
     ], name="saved.ipynb", execute=True)
+
     report = tmp_path / "report.json"
     report.write_text(json.dumps({"flowrec_report": 1, "stages": [
         {"cell": 2, "stage": "load", "verdict": "identical", "reason": ""},
         {"cell": 3, "stage": "total", "verdict": "diverged", "reason": "result differs"}]}))
+
     notebook = run([
         "%load_ext flowrec",
         f"%flow show {saved} --report {report}",
@@ -164,6 +168,7 @@ def test_show_saved_notebook_and_report(tmp_path, write_notebook):
         "%flow --side left",
         f"%flow --report {tmp_path / 'none.json'}",
     ], tmp_path)
+
     graphs = list(drawings(notebook).values())
     saved_graph = next(graph for graph in graphs if graph["title"] == "saved.ipynb")
     assert {node["key"]: node["state"] for node in saved_graph["nodes"]} == {

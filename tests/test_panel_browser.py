@@ -162,7 +162,7 @@ def test_sidebar_shows_breast_cancer_flow(lab, page):
     expect(sidebar).to_be_visible(timeout=60_000)
     for stage in ("load", "split_scale", "train", "evaluate"):
         expect(sidebar.locator(f'.flowrec-node[data-key="{stage}"]')).to_be_visible()
-    # The inline fallback turned into one line once JupyterLab answered.
+    # The inline fallback turned into one line once JupyterLab sent its lab_ready event.
     expect(page.locator(".jp-Notebook .flowrec-sidebar-note").last).to_contain_text(
         "the flow panel is in the right sidebar", timeout=30_000)
 

@@ -5,10 +5,10 @@ returns the executed notebook as JSON text. Everything else (the reference,
 the comparison, the reports) happens in the client, as for local runs, so
 verdicts do not depend on where the kernels ran.
 
-A task is sent the notebook's path and its content. A worker that sees the
-same file at that path runs it in place, in its folder, so relative paths
-inside the notebook work; otherwise it writes the content into a temporary
-folder and runs it there. A task that raises, or whose worker is lost, is
+A task is sent the notebook's path and its content. A worker that can read
+the same file at that path runs it in place, in its folder, so relative
+paths inside the notebook work. Otherwise it writes the content into a
+temporary folder and runs it there. A task that raises, or whose worker is lost, is
 retried ``retries`` times by Dask (``retries=`` of ``Client.submit``); after
 that the check is reported as failed, never as reproduced. The scheduler's
 ``distributed.scheduler.allowed-failures`` setting bounds, separately, how

@@ -132,7 +132,7 @@ def written_by_flowrec(metadata: Any) -> bool:
 def file_written_by_flowrec(path: Path) -> bool:
     """Return whether the file at ``path`` is a notebook that a flowrec run wrote.
 
-    An unreadable file gives False, so that whoever reads it next reports why.
+    An unreadable file gives False, so that the code reading it next reports why.
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -250,13 +250,13 @@ function render({ model, el }) {
   resized.observe(canvas);
   actual.addEventListener("click", () => { userZoomed = true; zoom = 1; applyZoom(); });
 
-  // The kernel asks to open the sidebar tab by counting up "reveal". Only a view
+  // The kernel requests the sidebar tab open by counting up "reveal". Only a view
   // inside a sidebar acts, and it reports its tab's index when the tab is closed.
   let revealed = 0;
   function reveal() {
-    const wanted = model.get("reveal") || 0;
-    if (wanted <= revealed) return;
-    revealed = wanted;
+    const requested = model.get("reveal") || 0;
+    if (requested <= revealed) return;
+    revealed = requested;
     let tries = 0;
     const attempt = () => {
       const tab = sidebarTab(el);
